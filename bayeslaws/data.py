@@ -1,0 +1,261 @@
+"""Run tables: one validated schema for a zoo of training runs.
+
+A run table is a pandas frame with these canonical columns (units in brackets):
+
+==========  ========  ===========================================================
+column      required  meaning
+==========  ========  ===========================================================
+N           yes*      model parameters [raw count, e.g. 7e9, not millions]
+D           yes*      training tokens [raw count]
+loss        yes       final loss [nats per token]
+C           no        training compute [FLOPs]; defaults to 6 * N * D
+family      no        model family / data recipe label [text]
+run_id      no        unique run identifier [text or integer]
+lr          no        peak learning rate
+batch_size  no        batch size [tokens]
+step        no        optimiser step of the checkpoint
+err_*       no        downstream error metrics in [0, 1] (1 - accuracy)
+==========  ========  ===========================================================
+
+(*) which of N, D, C are required depends on the law; ``load_runs`` requires
+N, D and loss unless told otherwise. Every other column is carried along unchanged.
+
+Values are converted to float64 with NumPy here, before anything reaches JAX:
+JAX without 64-bit mode turns int64 into int32 and silently overflows above 2**31.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+NUMERIC_COLUMNS = ("N", "D", "loss", "C", "lr", "batch_size", "step")
+POSITIVE_COLUMNS = ("N", "D", "loss", "C", "lr", "batch_size")
+TEXT_COLUMNS = ("family", "run_id")
+UNITS = {
+    "N": "parameters",
+    "D": "tokens",
+    "C": "FLOPs",
+    "loss": "nats",
+    "lr": "learning rate",
+    "batch_size": "tokens",
+    "step": "steps",
+}
+MAX_ROWS_SHOWN = 8
+
+
+class RunTableError(ValueError):
+    """Raised when a run table cannot be used; the message names the column and rows."""
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """A validated zoo of training runs.
+
+    ``frame`` holds canonical column names (see the module docstring) and a fresh
+    RangeIndex; ``source_columns`` maps each canonical name to the user's column name;
+    ``metadata`` carries units, provenance and notes as plain JSON-able values.
+    """
+
+    frame: pd.DataFrame
+    source_columns: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __repr__(self) -> str:
+        cols = ", ".join(self.frame.columns)
+        return f"RunTable({len(self)} runs; columns: {cols})"
+
+    def _repr_html_(self) -> str:
+        return f"<p>RunTable: {len(self)} runs</p>" + self.frame._repr_html_()
+
+    def log(self, column: str) -> np.ndarray:
+        """Natural log of a positive numeric column, as float64 NumPy."""
+        return np.log(self.frame[column].to_numpy(dtype=np.float64))
+
+    def has(self, column: str) -> bool:
+        return column in self.frame.columns
+
+
+def load_runs(
+    source: str | PathLike | pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    *,
+    required: tuple[str, ...] = ("N", "D", "loss"),
+    metadata: Mapping[str, object] | None = None,
+) -> RunTable:
+    """Read and validate a table of training runs.
+
+    ``source`` is a DataFrame (never modified) or a path to a CSV, Parquet or JSON file.
+    ``columns`` maps canonical names to the user's names, e.g.
+    ``{"N": "params", "D": "tokens", "loss": "val_loss"}``; canonical names already
+    present need no mapping. Raises :class:`RunTableError` naming the column and rows at
+    fault; warns when values look like they are in the wrong units.
+    """
+    raw = _read(source)
+    mapping = dict(columns or {})
+    _check_mapping(raw, mapping, required)
+    frame = _rename(raw, mapping)
+    _check_not_empty(frame)
+    for name in NUMERIC_COLUMNS:
+        if name in frame.columns:
+            frame[name] = _numeric_column(frame[name], name, mapping.get(name, name))
+    for name in TEXT_COLUMNS:
+        if name in frame.columns:
+            _check_no_missing(frame[name], name, mapping.get(name, name))
+    if "run_id" in frame.columns:
+        _check_unique(frame["run_id"], mapping.get("run_id", "run_id"))
+    meta = {"units": {k: v for k, v in UNITS.items() if k in frame.columns}}
+    if "C" not in frame.columns and {"N", "D"} <= set(frame.columns):
+        frame["C"] = 6.0 * frame["N"] * frame["D"]
+        meta["C_source"] = "6 * N * D"
+    _warn_on_units(frame, mapping)
+    meta.update(metadata or {})
+    if isinstance(source, (str, PathLike)):
+        meta.setdefault("source", str(source))
+    return RunTable(frame.reset_index(drop=True), mapping, meta)
+
+
+def check_enough_runs(table: RunTable, n_parameters: int, law_name: str) -> None:
+    """Refuse tables with fewer runs than the law has parameters to learn."""
+    if len(table) < n_parameters:
+        raise RunTableError(
+            f"law '{law_name}' has {n_parameters} parameters but the table has only "
+            f"{len(table)} runs; add runs or choose a law with fewer parameters"
+        )
+
+
+def check_has_columns(table: RunTable, needed: tuple[str, ...], why: str) -> None:
+    missing = [c for c in needed if c not in table.frame.columns]
+    if missing:
+        raise RunTableError(
+            f"{why} needs column(s) {missing}, which the run table lacks; it has "
+            f"{list(table.frame.columns)}. Map them with columns={{...}} in load_runs."
+        )
+
+
+def _read(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source.copy(deep=True)
+    path = Path(source)
+    if not path.exists():
+        raise RunTableError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix == ".json":
+        return pd.read_json(path)
+    return pd.read_csv(path)
+
+
+def _check_mapping(raw: pd.DataFrame, mapping: dict, required: tuple[str, ...]) -> None:
+    for canonical, user in mapping.items():
+        if user not in raw.columns:
+            raise RunTableError(
+                f"column '{user}' (mapped to {canonical}) is missing; the table has "
+                f"columns {list(raw.columns)}"
+            )
+    for canonical in required:
+        if canonical not in mapping and canonical not in raw.columns:
+            raise RunTableError(
+                f"required column '{canonical}' ({UNITS.get(canonical, '')}) is missing; "
+                f"the table has columns {list(raw.columns)}. Map it with "
+                f"columns={{'{canonical}': '<your column>'}}"
+            )
+
+
+def _rename(raw: pd.DataFrame, mapping: dict) -> pd.DataFrame:
+    renamed = {user: canonical for canonical, user in mapping.items()}
+    clashes = [c for c in mapping if c in raw.columns and c not in renamed]
+    if clashes:
+        raise RunTableError(
+            f"column(s) {clashes} exist in the table and are also mapped from other "
+            "columns; rename one of them"
+        )
+    return raw.rename(columns=renamed)
+
+
+def _check_not_empty(frame: pd.DataFrame) -> None:
+    if len(frame) == 0:
+        raise RunTableError("the run table is empty: it has no rows")
+
+
+def _rows(frame_or_series, mask: np.ndarray) -> str:
+    labels = list(frame_or_series.index[mask])
+    shown = ", ".join(str(x) for x in labels[:MAX_ROWS_SHOWN])
+    more = f" and {len(labels) - MAX_ROWS_SHOWN} more" if len(labels) > MAX_ROWS_SHOWN else ""
+    return f"row{'s' if len(labels) > 1 else ''} {shown}{more}"
+
+
+def _label(name: str, user: str) -> str:
+    return f"column '{user}'" if user == name else f"column '{user}' (used as {name})"
+
+
+def _numeric_column(column: pd.Series, name: str, user: str) -> pd.Series:
+    """Convert to float64, rejecting text, missing, infinite and (where required) non-positive values."""
+    values = pd.to_numeric(column, errors="coerce")
+    not_numeric = values.isna().to_numpy() & column.notna().to_numpy()
+    if not_numeric.any():
+        examples = ", ".join(repr(v) for v in column[not_numeric].head(3))
+        raise RunTableError(
+            f"{_label(name, user)} has non-numeric values at {_rows(column, not_numeric)} "
+            f"(e.g. {examples})"
+        )
+    as_float = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = np.isnan(as_float)
+    if missing.any():
+        raise RunTableError(f"{_label(name, user)} has missing values (NaN) at {_rows(column, missing)}")
+    infinite = np.isinf(as_float)
+    if infinite.any():
+        raise RunTableError(f"{_label(name, user)} has infinite values at {_rows(column, infinite)}")
+    bad = as_float <= 0 if name in POSITIVE_COLUMNS else as_float < 0
+    if bad.any():
+        examples = ", ".join(f"{v:g}" for v in as_float[bad][:3])
+        sign = "positive" if name in POSITIVE_COLUMNS else "non-negative"
+        raise RunTableError(
+            f"{_label(name, user)} must be {sign} but is not at {_rows(column, bad)} "
+            f"(values {examples})"
+        )
+    return pd.Series(as_float, index=column.index, name=column.name)
+
+
+def _check_no_missing(column: pd.Series, name: str, user: str) -> None:
+    missing = column.isna().to_numpy()
+    if missing.any():
+        raise RunTableError(f"{_label(name, user)} has missing values at {_rows(column, missing)}")
+
+
+def _check_unique(column: pd.Series, user: str) -> None:
+    duplicated = column.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        examples = ", ".join(repr(v) for v in column[duplicated].unique()[:3])
+        raise RunTableError(
+            f"column '{user}' must identify runs uniquely but repeats {examples} at "
+            f"{_rows(column, duplicated)}"
+        )
+
+
+def _warn_on_units(frame: pd.DataFrame, mapping: dict) -> None:
+    checks = [
+        ("N", lambda v: v < 1e4, "below 1e4 parameters: are these millions or billions? N must be a raw count"),
+        ("D", lambda v: v < 1e5, "below 1e5 tokens: are these billions? D must be a raw token count"),
+        ("loss", lambda v: v > 20, "above 20 nats: is this perplexity, or a diverged run? loss must be cross-entropy in nats"),
+    ]
+    for name, suspicious, advice in checks:
+        if name not in frame.columns:
+            continue
+        mask = suspicious(frame[name].to_numpy())
+        if mask.any():
+            warnings.warn(
+                f"{_label(name, mapping.get(name, name))}: {_rows(frame, mask)} {advice}",
+                UserWarning,
+                stacklevel=3,
+            )

@@ -1,0 +1,184 @@
+"""bayeslaws.fit: table of runs -> posterior (a Fit), and what a Fit can tell."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import diagnostics, forecast, inference
+from .data import RunTable, check_enough_runs, check_has_columns, load_runs
+from .laws import Law, get_law
+from .likelihoods import get_likelihood
+from .model import make_model, model_data, resolve_priors
+
+
+@dataclass
+class Fit:
+    """A posterior over a law's parameters, with the runs it was fitted to.
+
+    tree: ArviZ DataTree (posterior, sample_stats, log_likelihood, observed_data, constant_data).
+    """
+
+    law: Law
+    likelihood: str
+    tree: xr.DataTree
+    runs: RunTable
+    settings: dict = field(default_factory=dict)
+    seconds: float = float("nan")
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return list(self.law.param_names) + list(get_likelihood(self.likelihood).priors)
+
+    @property
+    def diagnostics(self) -> dict:
+        return diagnostics.summarise(self.tree, self.parameter_names, self.settings["max_tree_depth"])
+
+    def draws(self) -> dict[str, np.ndarray]:
+        """Posterior draws as float64 arrays, chains concatenated: name -> (chains * draws,)."""
+        post = self.tree["posterior"]
+        return {name: post[name].values.astype(np.float64).ravel() for name in self.parameter_names}
+
+    def summary(self, ci_prob: float = 0.9) -> pd.DataFrame:
+        """Posterior table: mean, median, sd, equal-tailed interval, R-hat, bulk and tail ESS."""
+        return diagnostics.parameter_table(self.tree, self.parameter_names, ci_prob)
+
+    def predict(self, *, N=None, D=None, C=None, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
+        """Loss forecast [nats] at targets (scalars or arrays; C = 6ND if the law needs C).
+
+        Columns loss_*: the law's mean function (parameter uncertainty); loss_pred_*: what a new
+        run would measure (adds the fitted noise), both with mean, median and ci_prob interval.
+        """
+        targets = forecast.target_covariates(self.law, N=N, D=D, C=C)
+        draws = self.draws()
+        log_loss = forecast.log_loss_draws(self.law, draws, targets)
+        predictive = forecast.predictive_log_loss_draws(get_likelihood(self.likelihood), draws, log_loss, seed)
+        out = targets.copy()
+        out = out.assign(**forecast.summarise_draws(np.exp(log_loss), "loss", ci_prob))
+        pred = forecast.summarise_draws(np.exp(predictive), "loss_pred", ci_prob)
+        return out.assign(**{k: v for k, v in pred.items() if not k.endswith("_mean")})
+
+    def compute_optimal(self, C, ci_prob: float = 0.9) -> pd.DataFrame:
+        """Compute-optimal N_opt [parameters], D_opt [tokens], loss_opt [nats] and tokens per
+        parameter at budgets C [FLOPs], C = 6ND, with posterior medians and intervals."""
+        C = np.atleast_1d(np.asarray(C, dtype=np.float64))
+        per_draw = forecast.compute_optimal_draws(self.law, self.draws(), C)
+        per_draw["tokens_per_parameter"] = per_draw["D_opt"] / per_draw["N_opt"]
+        out = pd.DataFrame({"C": C})
+        for name, samples in per_draw.items():
+            out = out.assign(**forecast.summarise_draws(samples, name, ci_prob))
+        return out
+
+    def loo(self):
+        """PSIS-LOO (ArviZ) from the stored pointwise log-likelihood."""
+        return az.loo(self.tree)
+
+    def plot(self, target: Mapping[str, float] | None = None, ax=None):
+        """Runs, fitted law with 90% bands and the extrapolation to ``target`` (dict of N, D)."""
+        from .plots import plot_fit
+
+        return plot_fit(self, target=target, ax=ax)
+
+    def save(self, path) -> None:
+        """Write the fit to a netCDF file (lossless; read back with bayeslaws.load_fit)."""
+        from .storage import save_fit
+
+        save_fit(self, path)
+
+    def __repr__(self) -> str:
+        d = self.diagnostics
+        return (
+            f"Fit(law={self.law.name!r}, likelihood={self.likelihood!r}, runs={len(self.runs)}, "
+            f"chains={self.settings.get('chains')}, draws={self.settings.get('draws')}, "
+            f"divergences={d['divergences']}, max_r_hat={d['max_r_hat']:.3f}, "
+            f"min_ess_bulk={d['min_ess_bulk']:.0f})"
+        )
+
+
+def fit(
+    runs: RunTable | pd.DataFrame,
+    law: str | Law = "chinchilla",
+    *,
+    likelihood: str = "student_t",
+    priors: Mapping | None = None,
+    chains: int = 4,
+    draws: int = 1000,
+    warmup: int = 1000,
+    seed: int = 0,
+    dense_mass: bool = True,
+    target_accept: float = 0.8,
+    max_tree_depth: int = 10,
+    progress: bool = True,
+) -> Fit:
+    """Fit a scaling law to runs with NUTS and check convergence.
+
+    runs: a RunTable (from load_runs) or a DataFrame with canonical columns.
+    law: a registry name ("chinchilla", "kaplan", "power", "power_N", "power_D") or a Law.
+    likelihood: "student_t" (default, robust to outlying runs), "normal" or "huber", on log loss.
+    priors: overrides by parameter name, NumPyro distributions in original units.
+    Warns with a ConvergenceWarning and advice when R-hat, ESS, divergences or tree depth say so.
+    """
+    started = time.perf_counter()
+    table = runs if isinstance(runs, RunTable) else load_runs(runs, required=())
+    law = get_law(law)
+    lik = get_likelihood(likelihood)
+    check_has_columns(table, law.covariates + ("loss",), f"law '{law.name}'")
+    check_enough_runs(table, len(law.param_names) + len(lik.priors), law.name)
+    resolved = resolve_priors(law, lik, priors)
+    settings = inference.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth)
+    model = make_model(law, lik, resolved)
+    model_key = (law, lik.name, _priors_key(resolved))
+    if progress:
+        print(f"bayeslaws: NUTS, {chains} chains x ({warmup} warmup + {draws} draws), "
+              f"law {law.name}, {len(table)} runs ...", file=sys.stderr, flush=True)
+    posterior, stats, pointwise = inference.sample(model, model_key, model_data(table, law), settings, seed)
+    tree = _to_datatree(law, lik.priors, table, posterior, stats, pointwise)
+    result = Fit(law, lik.name, tree, table, {**settings.__dict__, "seed": seed, "priors": _priors_text(resolved)})
+    result.seconds = time.perf_counter() - started
+    diag = result.diagnostics
+    diagnostics.warn_if_unconverged(diag)
+    if progress:
+        print(f"bayeslaws: done in {result.seconds:.1f} s; divergences {diag['divergences']}, "
+              f"max R-hat {diag['max_r_hat']:.3f}, min bulk ESS {diag['min_ess_bulk']:.0f}",
+              file=sys.stderr, flush=True)
+    return result
+
+
+def _to_datatree(law, nuisance, table, posterior, stats, pointwise) -> xr.DataTree:
+    n = len(table)
+    names = list(law.param_names) + list(nuisance)
+    run_index = np.arange(n)
+    sample_stats = dict(stats)
+    sample_stats["tree_depth"] = np.ceil(np.log2(stats["n_steps"] + 1)).astype(np.int64)
+    return az.from_dict(
+        {
+            "posterior": {k: posterior[k] for k in names},
+            "sample_stats": sample_stats,
+            "log_likelihood": {"loss": pointwise[:, :, :n]},
+            "observed_data": {"loss": table.frame["loss"].to_numpy()},
+            "constant_data": {c: table.frame[c].to_numpy() for c in law.covariates},
+        },
+        dims={"loss": ["run"], **{c: ["run"] for c in law.covariates}},
+        coords={"run": run_index},
+    )
+
+
+def _priors_key(priors: Mapping) -> tuple:
+    """A hashable description of the priors, so the compiled sampler is reused only for equal priors."""
+    return tuple((name, _prior_text(d)) for name, d in sorted(priors.items()))
+
+
+def _prior_text(d) -> str:
+    args = {k: np.asarray(getattr(d, k)).tolist() for k in getattr(d, "arg_constraints", {}) if hasattr(d, k)}
+    return f"{type(d).__name__}({', '.join(f'{k}={v}' for k, v in args.items())})"
+
+
+def _priors_text(priors: Mapping) -> dict:
+    return {name: _prior_text(d) for name, d in priors.items()}

@@ -1,0 +1,69 @@
+"""The Law: a scaling law as data plus one pure JAX function in log space."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import jax.numpy as jnp
+from numpyro.distributions import Distribution
+
+Params = Mapping[str, jnp.ndarray]
+LogCovariates = Mapping[str, jnp.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class Law:
+    """A parametric scaling law.
+
+    name: registry name.
+    covariates: run-table columns the law reads, e.g. ("N", "D").
+    priors: parameter name -> zero-argument function returning its default prior,
+        a NumPyro distribution in the parameter's original units.
+    log_loss: (params, log_covariates) -> log of the predicted loss [log nats]. Params
+        are in original units, and each positive parameter P also comes as ``log_P`` (use it
+        for prefactors: it never overflows); log_covariates hold natural logs of the columns. Must
+        broadcast: parameters of shape (S, 1) against covariates of shape (M,) give (S, M).
+    centring: scale parameter -> (covariate, coefficient). The sampler sees
+        log(scale) - coefficient * mean(log covariate) instead of log(scale), which
+        removes the near-perfect correlation between a prefactor and its exponent.
+        coefficient is a parameter name (an exponent) or a number.
+    formula: the law in plain text, for documentation and plots.
+    compute_optimal: optional closed form (params, C) -> dict of N_opt, D_opt, loss_opt.
+
+    Laws compare and hash by identity, so a compiled sampler is reused for the same Law object.
+    """
+
+    name: str
+    covariates: tuple[str, ...]
+    priors: Mapping[str, Callable[[], Distribution]]
+    log_loss: Callable[[Params, LogCovariates], jnp.ndarray]
+    formula: str
+    centring: Mapping[str, tuple[str, str | float]] = field(default_factory=dict)
+    compute_optimal: Callable | None = None
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(self.priors)
+
+    def evaluate(self, params: Params, log_covariates: LogCovariates) -> jnp.ndarray:
+        """Log loss [log nats] from parameters in original units (logs added as needed)."""
+        return self.log_loss(with_logs(params), log_covariates)
+
+    def __repr__(self) -> str:
+        return f"Law({self.name!r}: {self.formula})"
+
+
+def log_sum_exp(*terms: jnp.ndarray) -> jnp.ndarray:
+    """log(sum(exp(term))) over the given terms, broadcasting them against each other."""
+    stacked = jnp.stack(jnp.broadcast_arrays(*terms), axis=0)
+    return jnp.log(jnp.sum(jnp.exp(stacked - jnp.max(stacked, axis=0)), axis=0)) + jnp.max(stacked, axis=0)
+
+
+def with_logs(params: Params) -> dict:
+    """params plus ``log_<name>`` for every parameter that lacks one (for positive parameters)."""
+    full = dict(params)
+    for name, value in params.items():
+        if not name.startswith("log_"):
+            full.setdefault(f"log_{name}", jnp.log(value))
+    return full

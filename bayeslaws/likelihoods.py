@@ -1,0 +1,95 @@
+"""Observation models for log loss: Student-t (default), Normal and Huber density.
+
+Each likelihood is the distribution of log(observed loss) around the law's log loss, with
+its own nuisance parameters (sigma: scale in log-loss units, i.e. relative error; nu:
+Student-t degrees of freedom).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpyro.distributions as dist
+from jax.scipy.special import ndtr
+from numpyro.distributions import constraints
+
+
+@dataclass(frozen=True)
+class Likelihood:
+    """name; priors of its nuisance parameters; distribution(loc, params) -> NumPyro distribution."""
+
+    name: str
+    priors: Mapping[str, Callable[[], dist.Distribution]]
+    distribution: Callable[[jnp.ndarray, Mapping[str, jnp.ndarray]], dist.Distribution]
+
+
+class HuberDensity(dist.Distribution):
+    """Density proportional to exp(-huber_delta((x - loc) / scale)) / scale (Epoch AI's form).
+
+    Quadratic within delta scale units of loc, linear (Laplace-like) beyond. The normaliser
+    is sqrt(2 pi) (1 - 2 Phi_c(delta)) + 2 exp(-delta^2 / 2) / delta.
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    reparametrized_params = ["loc", "scale"]
+
+    def __init__(self, loc, scale, delta=1e-3, *, validate_args=None):
+        self.loc, self.scale = jnp.broadcast_arrays(loc, scale)
+        self.delta = delta
+        super().__init__(batch_shape=jnp.shape(self.loc), validate_args=validate_args)
+
+    def _log_normaliser(self):
+        d = self.delta
+        central = jnp.sqrt(2 * jnp.pi) * (1 - 2 * ndtr(-d))
+        return jnp.log(central + 2 * jnp.exp(-0.5 * d**2) / d)
+
+    def log_prob(self, value):
+        r = jnp.abs((value - self.loc) / self.scale)
+        d = self.delta
+        huber = jnp.where(r <= d, 0.5 * r**2, d * (r - 0.5 * d))
+        return -huber - jnp.log(self.scale) - self._log_normaliser()
+
+    def sample(self, key, sample_shape=()):
+        """Mixture of a truncated normal on [-delta, delta] and two exponential tails."""
+        shape = sample_shape + self.batch_shape
+        k_pick, k_mid, k_tail, k_sign = jax.random.split(key, 4)
+        d = self.delta
+        p_mid = jnp.sqrt(2 * jnp.pi) * (1 - 2 * ndtr(-d)) / jnp.exp(self._log_normaliser())
+        mid = jax.random.truncated_normal(k_mid, -d, d, shape)
+        tail = d + jax.random.exponential(k_tail, shape) / d
+        sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, shape), 1.0, -1.0)
+        r = jnp.where(jax.random.uniform(k_pick, shape) < p_mid, mid, sign * tail)
+        return self.loc + self.scale * r
+
+
+SIGMA_PRIOR = lambda: dist.HalfNormal(0.1)  # noqa: E731  relative noise on loss, about 0-20 %
+
+LIKELIHOODS: dict[str, Likelihood] = {
+    "student_t": Likelihood(
+        "student_t",
+        {"sigma": SIGMA_PRIOR, "nu": lambda: dist.Gamma(2.0, 0.1)},
+        lambda loc, p: dist.StudentT(p["nu"], loc, p["sigma"]),
+    ),
+    "normal": Likelihood(
+        "normal",
+        {"sigma": SIGMA_PRIOR},
+        lambda loc, p: dist.Normal(loc, p["sigma"]),
+    ),
+    "huber": Likelihood(
+        "huber",
+        {"sigma": SIGMA_PRIOR},
+        lambda loc, p: HuberDensity(loc, p["sigma"], 1e-3),
+    ),
+}
+
+
+def get_likelihood(name: str | Likelihood) -> Likelihood:
+    if isinstance(name, Likelihood):
+        return name
+    if name not in LIKELIHOODS:
+        raise ValueError(f"unknown likelihood '{name}'; choose one of {sorted(LIKELIHOODS)}")
+    return LIKELIHOODS[name]

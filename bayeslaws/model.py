@@ -1,0 +1,98 @@
+"""Build the NumPyro model: law + priors + likelihood, on centred parameters.
+
+The model takes one argument, ``data``, a dict of arrays (see :func:`model_data`), so the
+same compiled sampler serves every dataset of the same padded size.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from numpyro.distributions.transforms import AffineTransform, ExpTransform
+
+from .data import RunTable
+from .laws import Law
+from .laws.base import with_logs
+from .likelihoods import Likelihood
+
+SHAPE_BUCKETS = (16, 64, 256, 1024, 4096)
+
+
+def resolve_priors(law: Law, likelihood: Likelihood, overrides: Mapping | None) -> dict:
+    """Default priors of law and likelihood, with user overrides by parameter name."""
+    defaults = {**law.priors, **likelihood.priors}
+    unknown = set(overrides or {}) - set(defaults)
+    if unknown:
+        raise ValueError(
+            f"priors given for unknown parameter(s) {sorted(unknown)}; law '{law.name}' with "
+            f"the {likelihood.name} likelihood has {list(defaults)}"
+        )
+    priors = {name: make() for name, make in defaults.items()}
+    priors.update(overrides or {})
+    return priors
+
+
+def centred_name(name: str) -> str:
+    return f"log_{name}_centred"
+
+
+def sample_law_parameters(law: Law, priors: Mapping, centre: Mapping) -> dict:
+    """Sample the law's parameters; centred scale parameters are shifted back to original units."""
+    params = {
+        name: numpyro.sample(name, priors[name]) for name in law.param_names if name not in law.centring
+    }
+    for name, (covariate, coefficient) in law.centring.items():
+        slope = params[coefficient] if isinstance(coefficient, str) else coefficient
+        shift = slope * centre[covariate]
+        to_centred = [ExpTransform().inv, AffineTransform(-shift, 1.0)]
+        log_centred = numpyro.sample(centred_name(name), dist.TransformedDistribution(priors[name], to_centred))
+        params[f"log_{name}"] = log_centred + shift
+        params[name] = numpyro.deterministic(name, jnp.exp(params[f"log_{name}"]))
+    return with_logs(params)
+
+
+def make_model(law: Law, likelihood: Likelihood, priors: Mapping):
+    """The NumPyro model of log(loss) for this law, likelihood and priors."""
+
+    def model(data):
+        params = sample_law_parameters(law, priors, data["centre"])
+        nuisance = {name: numpyro.sample(name, priors[name]) for name in likelihood.priors}
+        loc = law.log_loss(params, data["logx"])
+        with numpyro.handlers.mask(mask=data["mask"]):
+            numpyro.sample("log_loss", likelihood.distribution(loc, nuisance), obs=data["log_loss"])
+
+    return model
+
+
+def bucket_size(n: int) -> int:
+    """The padded length for n runs: the smallest bucket that holds them (or n rounded up to 1024s)."""
+    for size in SHAPE_BUCKETS:
+        if n <= size:
+            return size
+    return int(np.ceil(n / 1024) * 1024)
+
+
+def model_data(table: RunTable, law: Law, padded_size: int | None = None) -> dict:
+    """Arrays for the model: log covariates, log loss, mask, covariate centres (float32).
+
+    Logs are taken in float64 NumPy first; padding rows repeat the first run and are masked out.
+    """
+    n = len(table)
+    size = padded_size or bucket_size(n)
+    logx = {c: table.log(c) for c in law.covariates}
+    return {
+        "logx": {c: _pad(v, size) for c, v in logx.items()},
+        "log_loss": _pad(table.log("loss"), size),
+        "mask": np.arange(size) < n,
+        "centre": {c: np.float32(v.mean()) for c, v in logx.items()},
+    }
+
+
+def _pad(values: np.ndarray, size: int) -> np.ndarray:
+    padded = np.full(size, values[0], dtype=np.float64)
+    padded[: len(values)] = values
+    return padded.astype(np.float32)
