@@ -142,6 +142,18 @@ def check_has_columns(table: RunTable, needed: tuple[str, ...], why: str) -> Non
         )
 
 
+def check_positive_columns(table: RunTable, columns: tuple[str, ...]) -> None:
+    """Every value of these columns must be a positive finite number (a law takes their logs)."""
+    for name in columns:
+        user = table.source_columns.get(name, name)
+        column = table.frame[name]
+        values = _numeric_column(column, name, user).to_numpy()
+        if not (values > 0).all():
+            bad = ~(values > 0)
+            raise RunTableError(f"{_label(name, user)} must be positive for a law in log space; "
+                                f"it is not at {_rows(column, bad)}")
+
+
 def _read(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         return source.copy(deep=True)

@@ -13,7 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from . import diagnostics, forecast, inference
-from .data import RunTable, check_enough_runs, check_has_columns, load_runs
+from .data import RunTable, check_enough_runs, check_has_columns, check_positive_columns, load_runs
 from .laws import Law, get_law
 from .likelihoods import get_likelihood
 from .model import make_model, model_data, resolve_priors
@@ -38,6 +38,11 @@ class Fit:
         return list(self.law.param_names) + list(get_likelihood(self.likelihood).priors)
 
     @property
+    def response(self) -> str:
+        """The column the law predicts ("loss" [nats] for loss laws)."""
+        return self.settings.get("response", self.law.response)
+
+    @property
     def diagnostics(self) -> dict:
         return diagnostics.summarise(self.tree, self.parameter_names, self.settings["max_tree_depth"])
 
@@ -55,14 +60,15 @@ class Fit:
 
         Columns loss_*: the law's mean function (parameter uncertainty); loss_pred_*: what a new
         run would measure (adds the fitted noise), both with mean, median and ci_prob interval.
+        For laws of another response (e.g. N_opt) the columns are named after it.
         """
         targets = forecast.target_covariates(self.law, N=N, D=D, C=C)
         draws = self.draws()
         log_loss = forecast.log_loss_draws(self.law, draws, targets)
         predictive = forecast.predictive_log_loss_draws(get_likelihood(self.likelihood), draws, log_loss, seed)
         out = targets.copy()
-        out = out.assign(**forecast.summarise_draws(np.exp(log_loss), "loss", ci_prob))
-        pred = forecast.summarise_draws(np.exp(predictive), "loss_pred", ci_prob)
+        out = out.assign(**forecast.summarise_draws(np.exp(log_loss), self.response, ci_prob))
+        pred = forecast.summarise_draws(np.exp(predictive), f"{self.response}_pred", ci_prob)
         return out.assign(**{k: v for k, v in pred.items() if not k.endswith("_mean")})
 
     def compute_optimal(self, C, ci_prob: float = 0.9) -> pd.DataFrame:
@@ -108,6 +114,7 @@ def fit(
     *,
     likelihood: str = "student_t",
     priors: Mapping | None = None,
+    response: str | None = None,
     chains: int = 4,
     draws: int = 1000,
     warmup: int = 1000,
@@ -123,13 +130,16 @@ def fit(
     law: a registry name ("chinchilla", "kaplan", "power", "power_N", "power_D") or a Law.
     likelihood: "student_t" (default, robust to outlying runs), "normal" or "huber", on log loss.
     priors: overrides by parameter name, NumPyro distributions in original units.
+    response: the column to model (default: the law's, "loss" for loss laws).
     Warns with a ConvergenceWarning and advice when R-hat, ESS, divergences or tree depth say so.
     """
     started = time.perf_counter()
     table = runs if isinstance(runs, RunTable) else load_runs(runs, required=())
     law = get_law(law)
     lik = get_likelihood(likelihood)
-    check_has_columns(table, law.covariates + ("loss",), f"law '{law.name}'")
+    response = response or law.response
+    check_has_columns(table, law.covariates + (response,), f"law '{law.name}'")
+    check_positive_columns(table, law.covariates + (response,))
     check_enough_runs(table, len(law.param_names) + len(lik.priors), law.name)
     resolved = resolve_priors(law, lik, priors)
     settings = inference.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth)
@@ -138,9 +148,10 @@ def fit(
     if progress:
         print(f"bayeslaws: NUTS, {chains} chains x ({warmup} warmup + {draws} draws), "
               f"law {law.name}, {len(table)} runs ...", file=sys.stderr, flush=True)
-    posterior, stats, pointwise = inference.sample(model, model_key, model_data(table, law), settings, seed)
-    tree = _to_datatree(law, lik.priors, table, posterior, stats, pointwise)
-    result = Fit(law, lik.name, tree, table, {**settings.__dict__, "seed": seed, "priors": _priors_text(resolved)})
+    posterior, stats, pointwise = inference.sample(model, model_key, model_data(table, law, response), settings, seed)
+    tree = _to_datatree(law, lik.priors, table, response, posterior, stats, pointwise)
+    run_settings = {**settings.__dict__, "seed": seed, "response": response, "priors": _priors_text(resolved)}
+    result = Fit(law, lik.name, tree, table, run_settings)
     result.seconds = time.perf_counter() - started
     diag = result.diagnostics
     diagnostics.warn_if_unconverged(diag)
@@ -151,7 +162,7 @@ def fit(
     return result
 
 
-def _to_datatree(law, nuisance, table, posterior, stats, pointwise) -> xr.DataTree:
+def _to_datatree(law, nuisance, table, response, posterior, stats, pointwise) -> xr.DataTree:
     n = len(table)
     names = list(law.param_names) + list(nuisance)
     run_index = np.arange(n)
@@ -161,11 +172,11 @@ def _to_datatree(law, nuisance, table, posterior, stats, pointwise) -> xr.DataTr
         {
             "posterior": {k: posterior[k] for k in names},
             "sample_stats": sample_stats,
-            "log_likelihood": {"loss": pointwise[:, :, :n]},
-            "observed_data": {"loss": table.frame["loss"].to_numpy()},
-            "constant_data": {c: table.frame[c].to_numpy() for c in law.covariates},
+            "log_likelihood": {response: pointwise[:, :, :n]},
+            "observed_data": {response: table.frame[response].to_numpy(np.float64)},
+            "constant_data": {c: table.frame[c].to_numpy(np.float64) for c in law.covariates},
         },
-        dims={"loss": ["run"], **{c: ["run"] for c in law.covariates}},
+        dims={response: ["run"], **{c: ["run"] for c in law.covariates}},
         coords={"run": run_index},
     )
 

@@ -46,7 +46,7 @@ def sample_law_parameters(law: Law, priors: Mapping, centre: Mapping) -> dict:
         name: numpyro.sample(name, priors[name]) for name in law.param_names if name not in law.centring
     }
     for name, (covariate, coefficient) in law.centring.items():
-        slope = params[coefficient] if isinstance(coefficient, str) else coefficient
+        slope = _coefficient_value(coefficient, params)
         shift = slope * centre[covariate]
         to_centred = [ExpTransform().inv, AffineTransform(-shift, 1.0)]
         log_centred = numpyro.sample(centred_name(name), dist.TransformedDistribution(priors[name], to_centred))
@@ -55,8 +55,16 @@ def sample_law_parameters(law: Law, priors: Mapping, centre: Mapping) -> dict:
     return with_logs(params)
 
 
+def _coefficient_value(coefficient, params):
+    if isinstance(coefficient, str):
+        return params[coefficient]
+    if callable(coefficient):
+        return coefficient(params)
+    return coefficient
+
+
 def make_model(law: Law, likelihood: Likelihood, priors: Mapping):
-    """The NumPyro model of log(loss) for this law, likelihood and priors."""
+    """The NumPyro model of log(response) for this law, likelihood and priors."""
 
     def model(data):
         params = sample_law_parameters(law, priors, data["centre"])
@@ -76,8 +84,8 @@ def bucket_size(n: int) -> int:
     return int(np.ceil(n / 1024) * 1024)
 
 
-def model_data(table: RunTable, law: Law, padded_size: int | None = None) -> dict:
-    """Arrays for the model: log covariates, log loss, mask, covariate centres (float32).
+def model_data(table: RunTable, law: Law, response: str = "loss", padded_size: int | None = None) -> dict:
+    """Arrays for the model: log covariates, log response, mask, covariate centres (float32).
 
     Logs are taken in float64 NumPy first; padding rows repeat the first run and are masked out.
     """
@@ -86,7 +94,7 @@ def model_data(table: RunTable, law: Law, padded_size: int | None = None) -> dic
     logx = {c: table.log(c) for c in law.covariates}
     return {
         "logx": {c: _pad(v, size) for c, v in logx.items()},
-        "log_loss": _pad(table.log("loss"), size),
+        "log_loss": _pad(table.log(response), size),
         "mask": np.arange(size) < n,
         "centre": {c: np.float32(v.mean()) for c, v in logx.items()},
     }

@@ -27,8 +27,10 @@ class Law:
     centring: scale parameter -> (covariate, coefficient). The sampler sees
         log(scale) - coefficient * mean(log covariate) instead of log(scale), which
         removes the near-perfect correlation between a prefactor and its exponent.
-        coefficient is a parameter name (an exponent) or a number.
+        coefficient is a parameter name (an exponent), a number, or a function of the
+        params dict (e.g. ``lambda p: 2 * p["eta"]``).
     formula: the law in plain text, for documentation and plots.
+    response: the run-table column the law predicts (default "loss" [nats]).
     compute_optimal: optional closed form (params, C) -> dict of N_opt, D_opt, loss_opt.
 
     Laws compare and hash by identity, so a compiled sampler is reused for the same Law object.
@@ -39,8 +41,9 @@ class Law:
     priors: Mapping[str, Callable[[], Distribution]]
     log_loss: Callable[[Params, LogCovariates], jnp.ndarray]
     formula: str
-    centring: Mapping[str, tuple[str, str | float]] = field(default_factory=dict)
+    centring: Mapping[str, tuple[str, str | float | Callable]] = field(default_factory=dict)
     compute_optimal: Callable | None = None
+    response: str = "loss"
 
     @property
     def param_names(self) -> tuple[str, ...]:
