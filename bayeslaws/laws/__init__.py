@@ -2,12 +2,16 @@
 
 from .base import Law, log_sum_exp
 from .chinchilla import CHINCHILLA
+from .data_constrained import DATA_CONSTRAINED
 from .kaplan import KAPLAN
+from .optimal_size import OPTIMAL_SIZE
+from .overtraining import OVERTRAINING
 from .power import power_law
 
 REGISTRY: dict[str, Law] = {
     law.name: law
-    for law in (CHINCHILLA, KAPLAN, power_law("C"), power_law("N"), power_law("D"))
+    for law in (CHINCHILLA, KAPLAN, power_law("C"), power_law("N"), power_law("D"),
+                OVERTRAINING, DATA_CONSTRAINED, OPTIMAL_SIZE)
 }
 
 

@@ -1,0 +1,165 @@
+"""Command line: `bayeslaws fit`, `bayeslaws demo`, `bayeslaws laws`.
+
+stdout carries results (one JSON object with --json); progress and warnings go to stderr;
+bad input exits with status 2 and the validator's message, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    warnings.showwarning = _warning_to_stderr
+    try:
+        return args.command(args)
+    except (ValueError, FileNotFoundError, KeyError) as error:
+        message = error.args[0] if error.args else repr(error)
+        print(f"bayeslaws: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bayeslaws", description="Bayesian scaling-law fits and forecasts.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    fit = sub.add_parser("fit", help="fit a law to a CSV of runs and forecast")
+    fit.add_argument("csv", help="CSV file of runs (one row per training run)")
+    fit.add_argument("--law", default="chinchilla", help="law name (see `bayeslaws laws`)")
+    fit.add_argument("--columns", type=_pairs_of_names, default={},
+                     help="map canonical to CSV columns, e.g. N=params,D=tokens,loss=val_loss")
+    fit.add_argument("--predict", type=_pairs_of_numbers, action="append", default=[],
+                     help="forecast target, e.g. N=7e10,D=1.4e12 (repeatable)")
+    _sampler_options(fit)
+    fit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    fit.set_defaults(command=_fit_command)
+
+    demo = sub.add_parser("demo", help="fit the bundled synthetic zoo, forecast, and write a plot")
+    demo.add_argument("--output", default="bayeslaws-output", help="folder for the plot (created)")
+    _sampler_options(demo)
+    demo.set_defaults(command=_demo_command)
+
+    laws = sub.add_parser("laws", help="list the laws in the library")
+    laws.set_defaults(command=_laws_command)
+    return parser
+
+
+def _sampler_options(parser):
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _pairs(text: str) -> dict[str, str]:
+    pairs = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise argparse.ArgumentTypeError(f"expected NAME=VALUE pairs separated by commas, got {item!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _pairs_of_names(text: str) -> dict[str, str]:
+    return _pairs(text)
+
+
+def _pairs_of_numbers(text: str) -> dict[str, float]:
+    try:
+        return {k: float(v) for k, v in _pairs(text).items()}
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: values must be numbers ({error})") from None
+
+
+def _warning_to_stderr(message, category, filename, lineno, file=None, line=None):
+    print(f"bayeslaws: {category.__name__}: {message}", file=sys.stderr)
+
+
+def _fit_command(args) -> int:
+    import bayeslaws as bl
+
+    runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
+    result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws,
+                    warmup=args.warmup, seed=args.seed, progress=True)
+    report = fit_report(result, args.predict)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_report(result, report)
+    return 0
+
+
+def fit_report(result, targets: list[dict[str, float]]) -> dict:
+    """The CLI's JSON contract, from a Fit and forecast targets."""
+    summary = result.summary(ci_prob=0.9)
+    keys = ["mean", "median", "sd", "q05", "q95", "r_hat", "ess_bulk"]
+    diagnostics = result.diagnostics
+    predictions = []
+    for target in targets:
+        row = result.predict(**target, ci_prob=0.9).iloc[0]
+        predictions.append({**target, result.response: {k: float(row[f"{result.response}_{k}"]) for k in ("median", "q05", "q95")}})
+    return {
+        "law": result.law.name,
+        "n_runs": len(result.runs),
+        "parameters": {name: {k: float(summary.loc[name, k]) for k in keys} for name in summary.index},
+        "predictions": predictions,
+        "diagnostics": {k: diagnostics[k] for k in ("divergences", "max_r_hat", "min_ess_bulk")},
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def _print_report(result, report: dict) -> None:
+    import pandas as pd
+
+    print(f"law {result.law.name}: {result.law.formula}; {report['n_runs']} runs; {report['seconds']:.1f} s")
+    print(result.summary().to_string(float_format=lambda v: f"{v:.4g}"))
+    for p in report["predictions"]:
+        print(pd.Series(p).to_string())
+    print("diagnostics:", report["diagnostics"])
+
+
+def _demo_command(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import bayeslaws as bl
+    from bayeslaws.bundled_data import load_default_zoo
+
+    runs, info = load_default_zoo()
+    print(f"bayeslaws demo: {info['description']}", file=sys.stderr)
+    result = bl.fit(runs, law="chinchilla", chains=args.chains, draws=args.draws,
+                    warmup=args.warmup, seed=args.seed)
+    print(f"\nPosterior ({len(runs)} runs; truth: {info['truth']}):")
+    print(result.summary().to_string(float_format=lambda v: f"{v:.4g}"))
+    target = {"N": 70e9, "D": 1.4e12}
+    print("\nForecast for a Chinchilla-sized run (N = 70e9 parameters, D = 1.4e12 tokens), loss [nats]:")
+    print(result.predict(**target).T.to_string(float_format=lambda v: f"{v:.4g}"))
+    print("\nCompute-optimal allocation at C = 5.76e23 FLOPs:")
+    print(result.compute_optimal(5.76e23).T.to_string(float_format=lambda v: f"{v:.4g}"))
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    figure = result.plot(target=target)
+    path = output / "demo_fit.png"
+    figure.savefig(path, dpi=120)
+    print(f"\nplot written to {path.resolve()}")
+    return 0
+
+
+def _laws_command(args) -> int:
+    import bayeslaws as bl
+
+    for name, law in sorted(bl.LAWS.items()):
+        print(f"{name:18s} {law.formula}   (covariates: {', '.join(law.covariates)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

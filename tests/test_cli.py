@@ -1,0 +1,81 @@
+"""The command line: the --json contract, the demo, and bad input without tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import bayeslaws as bl
+from bayeslaws.cli import main
+
+SAMPLER = ["--chains", "4", "--warmup", "500", "--draws", "500"]
+
+
+@pytest.fixture(scope="module")
+def user_csv(tmp_path_factory):
+    zoo = bl.simulate(seed=21)
+    frame = zoo.runs.rename(columns={"N": "params", "D": "tokens", "loss": "val_loss"}).drop(columns=["C"])
+    path = tmp_path_factory.mktemp("cli") / "runs.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_fit_json_matches_the_contract(user_csv, capsys):
+    code = main(["fit", str(user_csv), "--law", "chinchilla", "--columns", "N=params,D=tokens,loss=val_loss",
+                 "--predict", "N=7e10,D=1.4e12", "--predict", "N=1e9,D=2e10", "--seed", "1", "--json", *SAMPLER])
+    captured = capsys.readouterr()
+    assert code == 0
+    report = json.loads(captured.out)
+    assert set(report) == {"law", "n_runs", "parameters", "predictions", "diagnostics", "seconds"}
+    assert report["law"] == "chinchilla" and report["n_runs"] == 240
+    assert set(report["parameters"]) >= {"A", "B", "E", "alpha", "beta"}
+    for stats in report["parameters"].values():
+        assert set(stats) == {"mean", "median", "sd", "q05", "q95", "r_hat", "ess_bulk"}
+        assert stats["q05"] <= stats["median"] <= stats["q95"]
+    assert [(p["N"], p["D"]) for p in report["predictions"]] == [(7e10, 1.4e12), (1e9, 2e10)]
+    for p in report["predictions"]:
+        assert set(p["loss"]) == {"median", "q05", "q95"}
+    assert report["predictions"][0]["loss"]["median"] < report["predictions"][1]["loss"]["median"]
+    assert set(report["diagnostics"]) == {"divergences", "max_r_hat", "min_ess_bulk"}
+    assert isinstance(report["diagnostics"]["divergences"], int)
+    assert report["seconds"] > 0
+    assert "NUTS" in captured.err  # progress goes to stderr, never into the JSON
+
+
+def test_bad_input_exits_nonzero_with_message_and_no_traceback(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("params,tokens,val_loss\n1e8,2e9,3.1\n2e8,-4e9,2.9\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bayeslaws.cli", "fit", str(path), "--columns", "N=params,D=tokens,loss=val_loss", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "column 'tokens' (used as D) must be positive but is not at row 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_file_and_unknown_law_are_clean_errors(user_csv, capsys):
+    assert main(["fit", "/nonexistent/runs.csv", "--json"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["fit", str(user_csv), "--law", "nope", "--columns", "N=params,D=tokens,loss=val_loss"]) == 2
+    assert "unknown law 'nope'" in capsys.readouterr().err
+
+
+def test_demo_writes_its_plot(tmp_path, capsys):
+    assert main(["demo", "--output", str(tmp_path / "out"), *SAMPLER]) == 0
+    out = capsys.readouterr().out
+    plot = tmp_path / "out" / "demo_fit.png"
+    assert plot.is_file() and plot.stat().st_size > 20_000
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Forecast for a Chinchilla-sized run" in out and str(plot.resolve()) in out
+
+
+def test_bundled_zoo_is_exactly_what_its_command_makes(tmp_path):
+    from bayeslaws.bundled_data import NAME, default_zoo_files, write_default_zoo
+
+    csv, meta = default_zoo_files()
+    write_default_zoo(tmp_path)
+    assert (tmp_path / f"{NAME}.csv").read_bytes() == csv.read_bytes()
+    assert json.loads((tmp_path / f"{NAME}.json").read_text()) == json.loads(meta.read_text())
