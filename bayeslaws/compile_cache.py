@@ -1,4 +1,6 @@
-"""The persistent JAX compilation cache: compiled samplers are reused across processes.
+"""Caches that make a new process fit fast: JAX's persistent compilation cache (compiled
+XLA code) and exported samplers (the traced program, via jax.export, which spares a new
+process the seconds of Python tracing).
 
 On by default, in ``$BAYESLAWS_CACHE_DIR`` or ``$XDG_CACHE_HOME/bayeslaws/jax`` (else
 ``~/.cache/bayeslaws/jax``). Set ``BAYESLAWS_COMPILE_CACHE=0`` or call
@@ -7,12 +9,13 @@ On by default, in ``$BAYESLAWS_CACHE_DIR`` or ``$XDG_CACHE_HOME/bayeslaws/jax`` 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import jax
 
-_state = {"configured": False}
+_state = {"configured": False, "dir": None}
 
 
 def default_cache_dir() -> Path:
@@ -25,6 +28,7 @@ def default_cache_dir() -> Path:
 def set_compile_cache(path: str | os.PathLike | None) -> None:
     """Use ``path`` for JAX's persistent compilation cache, or turn it off with None."""
     _state["configured"] = True
+    _state["dir"] = None if path is None else Path(path)
     if path is None:
         jax.config.update("jax_enable_compilation_cache", False)
         return
@@ -41,3 +45,42 @@ def enable_default() -> None:
         return
     off = os.environ.get("BAYESLAWS_COMPILE_CACHE", "1").lower() in ("0", "false", "off", "no")
     set_compile_cache(None if off else default_cache_dir())
+
+
+def load_or_export(jitted, example_args: tuple, identity: str):
+    """``jitted`` as a program exported once to the cache folder and reloaded in later processes.
+
+    identity must name everything the program depends on besides the package code and JAX
+    versions (which are added here). Without a cache folder, returns ``jitted`` unchanged.
+    """
+    folder = _state["dir"]
+    if folder is None:
+        return jitted
+    path = folder / "exported" / f"{_digest(identity)}.jaxexport"
+    try:
+        exported = jax.export.deserialize(bytearray(path.read_bytes()))
+    except (OSError, ValueError):
+        exported = jax.export.export(jitted)(*example_args)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial_path = path.with_suffix(f".{os.getpid()}.tmp")
+        partial_path.write_bytes(exported.serialize())
+        partial_path.replace(path)
+    return jax.jit(exported.call)
+
+
+def _digest(identity: str) -> str:
+    import numpyro
+
+    parts = [identity, jax.__version__, numpyro.__version__, jax.default_backend(), _package_fingerprint()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def _package_fingerprint() -> str:
+    """Hash of the package's source, so an exported program never outlives the code that made it."""
+    if "fingerprint" not in _state:
+        root = Path(__file__).parent
+        digest = hashlib.sha256()
+        for source in sorted(root.rglob("*.py")):
+            digest.update(source.read_bytes())
+        _state["fingerprint"] = digest.hexdigest()
+    return _state["fingerprint"]

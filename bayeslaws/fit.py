@@ -14,7 +14,7 @@ import xarray as xr
 
 from . import diagnostics, forecast, inference
 from .data import RunTable, check_enough_runs, check_has_columns, check_positive_columns, load_runs
-from .laws import Law, get_law
+from .laws import REGISTRY, Law, get_law
 from .likelihoods import get_likelihood
 from .model import make_model, model_data, resolve_priors
 
@@ -145,10 +145,11 @@ def fit(
     settings = inference.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth)
     model = make_model(law, lik, resolved)
     model_key = (law, lik.name, _priors_key(resolved))
+    export_id = repr((law.name, lik.name, _priors_key(resolved))) if REGISTRY.get(law.name) is law else None
     if progress:
         print(f"bayeslaws: NUTS, {chains} chains x ({warmup} warmup + {draws} draws), "
               f"law {law.name}, {len(table)} runs ...", file=sys.stderr, flush=True)
-    posterior, stats, pointwise = inference.sample(model, model_key, model_data(table, law, response), settings, seed)
+    posterior, stats, pointwise = inference.sample(model, model_key, model_data(table, law, response), settings, seed, export_id)
     tree = _to_datatree(law, lik.priors, table, response, posterior, stats, pointwise)
     run_settings = {**settings.__dict__, "seed": seed, "response": response, "priors": _priors_text(resolved)}
     result = Fit(law, lik.name, tree, table, run_settings)

@@ -62,10 +62,7 @@ def _one_chain(rng_key, data, *, model, settings: SamplerSettings):
         rng_key=key_nuts,
     )
 
-    def warm(state, _):
-        return sample_kernel(state, model_args=(data,)), None
-
-    def draw(state, _):
+    def step(state, _):
         state = sample_kernel(state, model_args=(data,))
         stats = {
             "diverging": state.diverging,
@@ -76,8 +73,9 @@ def _one_chain(rng_key, data, *, model, settings: SamplerSettings):
         }
         return state, (state.z, stats)
 
-    state, _ = jax.lax.scan(warm, state, None, length=settings.warmup)
-    _, (z, stats) = jax.lax.scan(draw, state, None, length=settings.draws)
+    # One scan over warmup and draws: NUTS is traced once, not twice (tracing dominates a cold start).
+    _, trace = jax.lax.scan(step, state, None, length=settings.warmup + settings.draws)
+    z, stats = jax.tree.map(lambda x: x[settings.warmup :], trace)
     return z, stats
 
 
@@ -96,19 +94,28 @@ def _sample_and_transform(rng_key, data, *, model, settings):
 _COMPILED: dict = {}
 
 
-def compiled_sampler(model: Callable, model_key, settings: SamplerSettings):
-    """The jitted sampler for this model and settings (built once per process)."""
-    key = (model_key, settings)
+def compiled_sampler(model: Callable, model_key, settings: SamplerSettings, data: dict, export_id: str | None):
+    """The jitted sampler for this model, settings and data shapes (built once per process).
+
+    With an ``export_id`` (a stable text naming the model), the traced program is also kept on
+    disk so that later processes skip tracing (see compile_cache.load_or_export).
+    """
+    shapes = str(jax.tree.map(lambda x: (np.shape(x), np.asarray(x).dtype.str), data))
+    key = (model_key, settings, shapes)
     if key not in _COMPILED:
         compile_cache.enable_default()
-        _COMPILED[key] = jax.jit(partial(_sample_and_transform, model=model, settings=settings))
+        jitted = jax.jit(partial(_sample_and_transform, model=model, settings=settings))
+        if export_id is not None:
+            example = (jax.random.PRNGKey(0), data)
+            jitted = compile_cache.load_or_export(jitted, example, f"{export_id}|{settings}|{shapes}")
+        _COMPILED[key] = jitted
     return _COMPILED[key]
 
 
-def sample(model, model_key, data: dict, settings: SamplerSettings, seed: int):
+def sample(model, model_key, data: dict, settings: SamplerSettings, seed: int, export_id: str | None = None):
     """Run NUTS; returns NumPy dicts (posterior draws incl. centred sites, sample stats,
     pointwise log-likelihood), each array shaped (chains, draws, ...)."""
-    sampler = compiled_sampler(model, model_key, settings)
+    sampler = compiled_sampler(model, model_key, settings, data, export_id)
     constrained, stats, pointwise = sampler(jax.random.PRNGKey(seed), data)
     to_numpy = lambda tree: {k: np.asarray(v) for k, v in tree.items()}  # noqa: E731
     return to_numpy(constrained), to_numpy(stats), np.asarray(pointwise)

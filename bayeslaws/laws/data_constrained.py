@@ -15,7 +15,8 @@ L: nats (C4 validation in the paper).
 The published fit fixes A, B, E, alpha = beta at the authors' Chinchilla refit on C4 and learns
 only R_D* = 15.387756 and R_N* = 5.309743 (``PUBLISHED``). ``data_constrained_law(fixed=...)``
 builds the law with any subset of A, B, E, alpha, beta held at given values; the registered
-"data_constrained" law is the fixed-Chinchilla variant.
+"data_constrained" law is the fixed-Chinchilla variant. ``PUBLISHED_FIT_RUNS`` lists the 182
+runs (datablations run keys) the authors fitted R_D*, R_N* to.
 
 Default priors (original units):
 - R_D_star, R_N_star ~ LogNormal(log 10, 1): decay constants in epochs (resp. multiples of the
@@ -48,6 +49,35 @@ PUBLISHED_CHINCHILLA = {
 }
 PUBLISHED = {**PUBLISHED_CHINCHILLA, "R_D_star": 15.387756, "R_N_star": 5.309743}
 CHINCHILLA_PARAMS = ("A", "B", "E", "alpha", "beta")
+# The 182 runs (datablations run_key) the published R_D*, R_N* were fitted to: the cell "Custom data
+# loading with outliers removed" of utils/parametric_fit.ipynb (huggingface/datablations @ 1370131),
+# i.e. no seed replicates and no hand-removed outliers. A Huber (delta 1e-3, log loss) point fit on
+# exactly these runs returns R_D* = 15.37, R_N* = 5.31.
+PUBLISHED_FIT_RUNS = tuple("""
+2b832b4b 2b840b4b 2b855b4b 2b855b9b 2b855b11b 2b855b14b 2b855b18b 2b855b28b 2b855b55b 4b236b12b
+4b248b12b 4b260b12b 4b272b12b 4b284b12b 4b284b17b 4b284b21b 4b284b28b 4b284b42b 4b284b84b
+8b7178b13b 8b7178b25b 8b7178b35b 8b7178b44b 8b7178b58b 8b7178b88b 8b7178b178b 7m100m100m
+7m200m100m 1b1100m100m 14m100m100m 20m400m400m 25m400m400m 25m200m100m 25m400m100m 25m800m100m
+14m200m100m 14m400m100m 14m800m100m 14m1b5100m 14m2b7100m 14m3b9100m 14m5b9100m 14m14b100m
+14m20b100m 14m91b100m 14m174b100m 14m600b100m 14m900b100m 44m200m100m 44m400m100m 44m1b5100m
+44m2b7100m 44m3b9100m 44m5b9100m 44m7b5100m 44m14b100m 44m20b100m 44m32b100m 44m91b100m
+44m174b100m 83m1b51b5 196m1b51b5 1b11b51b5 1b11b5400m 1b11b5100m 619m2b72b7 619m2b71b5
+619m2b7400m 619m2b7100m 619m1b5100m 421m3b93b9 421m3b91b5 421m3b9400m 421m3b9100m 421m1b5100m
+421m2b7100m 421m5b9100m 421m7b5100m 280m5b95b9 280m5b91b5 280m5b9400m 280m5b9100m 280m1b5100m
+280m2b7100m 280m3b9100m 280m7b5100m 280m91b400m 220m7b57b5 220m7b51b5 220m7b5400m 220m7b5100m
+220m1b5100m 220m2b7100m 220m3b9100m 220m5b9100m 146m14b14b 146m14b1b5 146m14b400m 146m14b100m
+146m60b400m 146m91b400m 146m174b400m 146m1b5100m 146m2b7100m 146m3b9100m 146m5b9100m 146m7b5100m
+146m20b100m 146m32b100m 146m60b100m 146m91b100m 146m174b100m 83m20b20b 83m20b1b5 83m20b400m
+83m20b100m 83m400m100m 83m1b5100m 83m2b7100m 83m3b9100m 83m5b9100m 83m7b5100m 83m14b100m
+83m32b100m 83m60b100m 83m91b100m 83m174b100m 83m300b100m 2b84b84b8 2b84b81b5 2b84b8400m
+1b58b88b8 1b58b84b8 1b58b81b5 1b58b8400m 1b112b12b 1b112b4b8 1b112b1b5 1b112b400m 619m22b22b
+619m22b4b8 619m22b1b5 619m22b400m 619m60b400m 619m91b400m 421m32b32b 421m32b4b8 421m32b1b5
+421m32b400m 421m32b100m 421m60b400m 421m91b400m 421m91b1b5 421m250b1b5 221m60b60b 221m60b4b8
+221m60b1b5 221m60b400m 221m3b9400m 221m32b400m 221m300b400m 3b926b26b 3b926b12b 2b836b36b
+2b836b12b 2b246b46b 2b246b12b 2b246b1b5 1b566b66b 1b566b12b 1b191b91b 1b191b12b 574m174b174b
+574m174b12b 574m174b1b5 574m174b400m 220m300b1b5 220m600b1b5 574m300b1b5 574m600b1b5 1b1174b1b5
+1b591b1b5
+""".split())
 DECAY_PRIORS = {
     "R_D_star": lambda: dist.LogNormal(jnp.log(10.0), 1.0),
     "R_N_star": lambda: dist.LogNormal(jnp.log(10.0), 1.0),
@@ -126,5 +156,5 @@ def data_constrained_law(fixed: Mapping[str, float] | None = PUBLISHED_CHINCHILL
 
 DATA_CONSTRAINED = data_constrained_law()
 
-__all__ = ["DATA_CONSTRAINED", "PUBLISHED", "PUBLISHED_CHINCHILLA", "data_constrained_formula",
-           "data_constrained_law", "data_constrained_loss"]
+__all__ = ["DATA_CONSTRAINED", "PUBLISHED", "PUBLISHED_CHINCHILLA", "PUBLISHED_FIT_RUNS",
+           "data_constrained_formula", "data_constrained_law", "data_constrained_loss"]
