@@ -16,6 +16,7 @@ from .diagnostics import ConvergenceWarning
 from .fit import Fit, fit
 from .laws import REGISTRY as LAWS
 from .laws import Law, get_law
+from .many import ManyFits, fit_many
 from .simulate import Zoo, simulate
 from .storage import load_fit
 
@@ -25,11 +26,13 @@ __all__ = [
     "ConvergenceWarning",
     "Fit",
     "LAWS",
+    "ManyFits",
     "Law",
     "RunTable",
     "RunTableError",
     "Zoo",
     "fit",
+    "fit_many",
     "get_law",
     "load_fit",
     "load_runs",

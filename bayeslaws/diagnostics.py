@@ -84,3 +84,46 @@ def warn_if_unconverged(diagnostics: dict) -> list[str]:
     for message in problems:
         warnings.warn(message, ConvergenceWarning, stacklevel=3)
     return problems
+
+
+def bulk_diagnostics(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank-normalised split R-hat (max of bulk and folded) and bulk ESS (Vehtari et al. 2021)
+    on plain arrays, as ArviZ computes them (checked in the tests).
+
+    draws: (..., chains, draws). Returns two arrays of shape (...). Vectorised, for many fits.
+    """
+    from numpyro.diagnostics import effective_sample_size
+
+    lead = draws.shape[:-2]
+    median = np.median(draws.reshape(lead + (-1,)), axis=-1)[..., None, None]
+    bulk = _split_chains(_rank_normalise(draws))
+    folded = _split_chains(_rank_normalise(np.abs(draws - median)))
+    r_hat = np.maximum(_rhat(bulk), _rhat(folded)).reshape(lead)
+    ess = np.asarray(effective_sample_size(bulk)).reshape(lead)
+    return r_hat, ess
+
+
+def _rank_normalise(draws: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtri
+    from scipy.stats import rankdata
+
+    lead, (chains, n) = draws.shape[:-2], draws.shape[-2:]
+    ranks = rankdata(draws.reshape(lead + (chains * n,)), axis=-1, method="average")
+    return ndtri((ranks - 0.375) / (chains * n + 0.25)).reshape(draws.shape)
+
+
+def _split_chains(draws: np.ndarray) -> np.ndarray:
+    """(..., chains, n) -> (2 chains, n // 2, k): numpyro's (chains, draws, ...) layout, flattened."""
+    chains, n = draws.shape[-2:]
+    flat = np.moveaxis(draws.reshape((-1, chains, n)), 0, -1)
+    half = n // 2
+    return np.concatenate([flat[:, :half], flat[:, n - half :]], axis=0)
+
+
+def _rhat(split: np.ndarray) -> np.ndarray:
+    """Gelman-Rubin R-hat of (chains, draws, k) arrays whose chains are already split."""
+    n = split.shape[1]
+    chain_means = split.mean(axis=1)
+    within = split.var(axis=1, ddof=1).mean(axis=0)
+    between = n * chain_means.var(axis=0, ddof=1)
+    return np.sqrt(((n - 1) / n * within + between / n) / within)

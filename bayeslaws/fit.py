@@ -55,14 +55,15 @@ class Fit:
         """Posterior table: mean, median, sd, equal-tailed interval, R-hat, bulk and tail ESS."""
         return diagnostics.parameter_table(self.tree, self.parameter_names, ci_prob)
 
-    def predict(self, *, N=None, D=None, C=None, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
-        """Loss forecast [nats] at targets (scalars or arrays; C = 6ND if the law needs C).
+    def predict(self, *, ci_prob: float = 0.9, seed: int = 0, **covariates) -> pd.DataFrame:
+        """Loss forecast [nats] at targets given as covariates (scalars or arrays), e.g.
+        ``predict(N=7e10, D=1.4e12)``; C = 6ND if the law needs C.
 
         Columns loss_*: the law's mean function (parameter uncertainty); loss_pred_*: what a new
         run would measure (adds the fitted noise), both with mean, median and ci_prob interval.
         For laws of another response (e.g. N_opt) the columns are named after it.
         """
-        targets = forecast.target_covariates(self.law, N=N, D=D, C=C)
+        targets = forecast.target_covariates(self.law, **covariates)
         draws = self.draws()
         log_loss = forecast.log_loss_draws(self.law, draws, targets)
         predictive = forecast.predictive_log_loss_draws(get_likelihood(self.likelihood), draws, log_loss, seed)
@@ -122,6 +123,7 @@ def fit(
     dense_mass: bool = True,
     target_accept: float = 0.8,
     max_tree_depth: int = 10,
+    init: str = "prior",
     progress: bool = True,
 ) -> Fit:
     """Fit a scaling law to runs with NUTS and check convergence.
@@ -130,6 +132,9 @@ def fit(
     law: a registry name ("chinchilla", "kaplan", "power", "power_N", "power_D") or a Law.
     likelihood: "student_t" (default, robust to outlying runs), "normal" or "huber", on log loss.
     priors: overrides by parameter name, NumPyro distributions in original units.
+    init: "prior" (prior draw, windowed mass adaptation; robust) or "laplace" (start at the
+        Laplace approximation and keep its covariance as the mass matrix; about twice as fast
+        on large well-identified zoos, fragile on small ones); see SamplerSettings.
     response: the column to model (default: the law's, "loss" for loss laws).
     Warns with a ConvergenceWarning and advice when R-hat, ESS, divergences or tree depth say so.
     """
@@ -142,7 +147,7 @@ def fit(
     check_positive_columns(table, law.covariates + (response,))
     check_enough_runs(table, len(law.param_names) + len(lik.priors), law.name)
     resolved = resolve_priors(law, lik, priors)
-    settings = inference.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth)
+    settings = inference.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth, init)
     model = make_model(law, lik, resolved)
     model_key = (law, lik.name, _priors_key(resolved))
     export_id = repr((law.name, lik.name, _priors_key(resolved))) if REGISTRY.get(law.name) is law else None

@@ -18,13 +18,14 @@ from .data import RunTable
 from .laws import Law
 from .laws.base import with_logs
 from .likelihoods import Likelihood
+from .penalties import Penalty, apply_penalty, penalty_data, penalty_value, sample_penalty_parameters
 
 SHAPE_BUCKETS = (16, 64, 256, 1024, 4096)
 
 
-def resolve_priors(law: Law, likelihood: Likelihood, overrides: Mapping | None) -> dict:
-    """Default priors of law and likelihood, with user overrides by parameter name."""
-    defaults = {**law.priors, **likelihood.priors}
+def resolve_priors(law: Law, likelihood: Likelihood, overrides: Mapping | None, penalty: Penalty | None = None) -> dict:
+    """Default priors of law, likelihood and penalty, with user overrides by parameter name."""
+    defaults = {**law.priors, **likelihood.priors, **(penalty.priors if penalty else {})}
     unknown = set(overrides or {}) - set(defaults)
     if unknown:
         raise ValueError(
@@ -63,15 +64,20 @@ def _coefficient_value(coefficient, params):
     return coefficient
 
 
-def make_model(law: Law, likelihood: Likelihood, priors: Mapping):
-    """The NumPyro model of log(response) for this law, likelihood and priors."""
+def make_model(law: Law, likelihood: Likelihood, priors: Mapping, penalty: Penalty | None = None):
+    """The NumPyro model of log(response) for this law, likelihood, priors and optional
+    hyperparameter penalty (see bayeslaws.penalties)."""
 
     def model(data):
         params = sample_law_parameters(law, priors, data["centre"])
         nuisance = {name: numpyro.sample(name, priors[name]) for name in likelihood.priors}
         loc = law.log_loss(params, data["logx"])
+        if penalty is not None:
+            hyper = sample_penalty_parameters(penalty, priors, data["centre"])
+            value = penalty_value(penalty, hyper, data["logx"], data.get("log_lr"), data.get("log_batch"))
+            loc = apply_penalty(penalty, loc, value)
         with numpyro.handlers.mask(mask=data["mask"]):
-            numpyro.sample("log_loss", likelihood.distribution(loc, nuisance), obs=data["log_loss"])
+            numpyro.sample("log_loss", likelihood.distribution(loc, nuisance), obs=data.get("log_loss"))
 
     return model
 
@@ -84,19 +90,24 @@ def bucket_size(n: int) -> int:
     return int(np.ceil(n / 1024) * 1024)
 
 
-def model_data(table: RunTable, law: Law, response: str = "loss", padded_size: int | None = None) -> dict:
-    """Arrays for the model: log covariates, log response, mask, covariate centres (float32).
+def model_data(
+    table: RunTable, law: Law, response: str = "loss", padded_size: int | None = None, penalty: Penalty | None = None
+) -> dict:
+    """Arrays for the model: log covariates, log response, mask, covariate centres (float32);
+    with a penalty also log_lr and log_batch (and N, D among the covariates).
 
     Logs are taken in float64 NumPy first; padding rows repeat the first run and are masked out.
     """
     n = len(table)
     size = padded_size or bucket_size(n)
-    logx = {c: table.log(c) for c in law.covariates}
+    covariates = dict.fromkeys(law.covariates + (penalty.covariates if penalty else ()))
+    logx = {c: table.log(c) for c in covariates}
     return {
         "logx": {c: _pad(v, size) for c, v in logx.items()},
         "log_loss": _pad(table.log(response), size),
         "mask": np.arange(size) < n,
         "centre": {c: np.float32(v.mean()) for c, v in logx.items()},
+        **(penalty_data(table, penalty, size) if penalty else {}),
     }
 
 

@@ -8,8 +8,14 @@ and D [tokens]:
     log L = LSE(log a - eta log 6 - 2 eta log N,  log b - eta log 6 - 2 eta log D,  log E).
 
 L: nats. At fixed M the law is a power law in C with exponent eta for every M; over-training
-only changes the prefactor a M^eta + b M^-eta. Published rpj fit (laws.md section 4):
-a = 212.2, b = 366.7, eta = 0.1364, E = 1.8366 (L(N=1.4e9, M=20) = 2.7717).
+only changes the prefactor a M^eta + b M^-eta. Compute-optimal allocation: the Chinchilla closed
+form with alpha = beta = 2 eta, i.e. N_opt = (a/b)^(1/(4 eta)) (C/6)^(1/2) and
+M_opt = (b/a)^(1/(2 eta)).
+
+Published rpj fit (laws.md section 4): a = 212.2, b = 366.7, eta = 0.1364, E = 1.8366. Its
+unrounded upstream code form (a_c = 166.211 = a 6^-eta, b = 366.687, c = -2 eta = -0.272851,
+E = 1.83665) gives L(N=1.4e9, M=20) = 2.7728 (laws.md quotes 2.7717) and reproduces the upstream
+forecast errors 0.7103 % and 0.7320 % exactly.
 
 Default priors (weakly informative, original units):
 - eta ~ LogNormal(log 0.15, 0.5): half the Chinchilla exponent (alpha, beta ~ 0.28-0.35 give
@@ -26,6 +32,7 @@ import numpy as np
 import numpyro.distributions as dist
 
 from .base import Law, log_sum_exp
+from .chinchilla import chinchilla_compute_optimal
 
 LOG_6 = float(np.log(6.0))
 
@@ -36,6 +43,15 @@ def overtraining_log_loss(p, x):
         p["log_b"] - p["eta"] * (LOG_6 + 2.0 * x["D"]),
         p["log_E"],
     )
+
+
+def overtraining_compute_optimal(p, C):
+    """N_opt, D_opt [count], loss_opt [nats] at compute C [FLOPs]: the Chinchilla closed form with
+    A = a 6^-eta, B = b 6^-eta, alpha = beta = 2 eta (so N_opt = (a/b)^(1/(4 eta)) (C/6)^(1/2))."""
+    shrink = jnp.exp(-p["eta"] * LOG_6)
+    chinchilla = {"A": p["a"] * shrink, "B": p["b"] * shrink, "E": p["E"],
+                  "alpha": 2.0 * p["eta"], "beta": 2.0 * p["eta"]}
+    return chinchilla_compute_optimal(chinchilla, C)
 
 
 def _twice_eta(p):
@@ -54,4 +70,5 @@ OVERTRAINING = Law(
     log_loss=overtraining_log_loss,
     formula="L = E + (a M^eta + b M^-eta) C^-eta, C = 6ND, M = D/N",
     centring={"a": ("N", _twice_eta), "b": ("D", _twice_eta)},
+    compute_optimal=overtraining_compute_optimal,
 )

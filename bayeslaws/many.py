@@ -1,0 +1,154 @@
+"""fit_many: independent posteriors for many run tables in one compiled program.
+
+Backtests, leave-largest-scale-out comparisons and simulation-based calibration need hundreds
+of fits. All tables are padded to one shape and stacked; one jitted program runs NUTS for every
+table and chain at once (vectorised; split across devices when JAX sees several). An executor
+(concurrent.futures-style, e.g. Dask's ``client.get_executor()``) spreads chunks of tables over
+workers, each running that program.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import diagnostics, inference
+from .data import RunTable, check_enough_runs, check_has_columns, check_positive_columns, load_runs
+from .laws import REGISTRY, Law, get_law
+from .likelihoods import get_likelihood
+from .model import bucket_size, make_model, model_data, resolve_priors
+
+# A short schedule: the Laplace start and fixed mass matrix leave warmup only the step size to
+# tune; with 240-run zoos 4 x 500 draws still give bulk ESS well above 400 (benchmarks/many_fits.py).
+MANY_DEFAULTS = {"chains": 4, "warmup": 200, "draws": 500}
+
+
+@dataclass
+class ManyFits:
+    """Posteriors of many fits: draws[name] is (fits, chains, draws); per-fit diagnostics."""
+
+    law: Law
+    likelihood: str
+    tables: list[RunTable]
+    draws: dict[str, np.ndarray]
+    stats: dict[str, np.ndarray]
+    settings: dict
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return list(self.law.param_names) + list(get_likelihood(self.likelihood).priors)
+
+    @cached_property
+    def diagnostics(self) -> pd.DataFrame:
+        """One row per fit: divergences, max R-hat, min bulk ESS (rank-normalised, as ArviZ)."""
+        stacked = np.stack([self.draws[k] for k in self.parameter_names], axis=1).astype(np.float64)
+        r_hat, ess = diagnostics.bulk_diagnostics(stacked)
+        return pd.DataFrame({
+            "divergences": self.stats["diverging"].sum(axis=(1, 2)),
+            "max_r_hat": r_hat.max(axis=1),
+            "min_ess_bulk": ess.min(axis=1),
+        })
+
+    def summary(self, ci_prob: float = 0.9) -> pd.DataFrame:
+        """Long table: fit, parameter, median and equal-tailed interval."""
+        lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+        rows = []
+        for name in self.parameter_names:
+            flat = self.draws[name].reshape(len(self), -1).astype(np.float64)
+            q = np.quantile(flat, [lo, 0.5, hi], axis=1)
+            rows.append(pd.DataFrame({"fit": np.arange(len(self)), "parameter": name, "median": q[1],
+                                      diagnostics.quantile_name(lo): q[0], diagnostics.quantile_name(hi): q[2]}))
+        return pd.concat(rows, ignore_index=True)
+
+    def flat_draws(self, i: int) -> dict[str, np.ndarray]:
+        """Posterior draws of fit i, chains concatenated (the shape Fit.draws() returns)."""
+        return {k: self.draws[k][i].astype(np.float64).ravel() for k in self.parameter_names}
+
+
+def fit_many(
+    tables: Sequence[RunTable | pd.DataFrame],
+    law: str | Law = "chinchilla",
+    *,
+    likelihood: str = "student_t",
+    priors=None,
+    chains: int = MANY_DEFAULTS["chains"],
+    warmup: int = MANY_DEFAULTS["warmup"],
+    draws: int = MANY_DEFAULTS["draws"],
+    seed: int = 0,
+    executor=None,
+    chunk_size: int = 100,
+    warn: bool = True,
+) -> ManyFits:
+    """Fit one law to each table independently; fit i uses seed ``seed + i``.
+
+    executor: None (this process) or an object with ``map(fn, *iterables)`` such as a
+    concurrent.futures executor or Dask's ``client.get_executor()``; chunks of ``chunk_size``
+    tables go to its workers. Warns once (ConvergenceWarning) if any fit is unconverged.
+    """
+    law = get_law(law)
+    runs = [t if isinstance(t, RunTable) else load_runs(t, required=()) for t in tables]
+    for table in runs:
+        check_has_columns(table, law.covariates + (law.response,), f"law '{law.name}'")
+        check_positive_columns(table, law.covariates + (law.response,))
+        check_enough_runs(table, len(law.param_names), law.name)
+    settings = inference.SamplerSettings(chains=chains, warmup=warmup, draws=draws)
+    size = bucket_size(max(len(t) for t in runs))
+    chunks = [list(range(i, min(i + chunk_size, len(runs)))) for i in range(0, len(runs), chunk_size)]
+    job = _ChunkJob(law, likelihood, priors, settings, size, seed)
+    mapper = executor.map if executor is not None else map
+    results = list(mapper(job, [[runs[i] for i in chunk] for chunk in chunks], [c[0] for c in chunks]))
+    posterior = {k: np.concatenate([r[0][k] for r in results]) for k in results[0][0]}
+    stats = {k: np.concatenate([r[1][k] for r in results]) for k in results[0][1]}
+    result = ManyFits(law, likelihood, runs, posterior, stats, {**settings.__dict__, "seed": seed})
+    if warn:
+        _warn_if_any_unconverged(result.diagnostics)
+    return result
+
+
+@dataclass(frozen=True)
+class _ChunkJob:
+    """Fits one chunk of tables; a plain callable so executors can ship it to workers."""
+
+    law: Law
+    likelihood: str
+    priors: object
+    settings: inference.SamplerSettings
+    size: int
+    seed: int
+
+    def __call__(self, tables: list[RunTable], first_index: int):
+        lik = get_likelihood(self.likelihood)
+        resolved = resolve_priors(self.law, lik, self.priors)
+        model = make_model(self.law, lik, resolved)
+        from .fit import _priors_key
+
+        key = (self.law, lik.name, _priors_key(resolved))
+        export_id = repr(key[1:] + (self.law.name,)) if REGISTRY.get(self.law.name) is self.law else None
+        datasets = [model_data(t, self.law, self.law.response, self.size) for t in tables]
+        stacked = _stack(datasets)
+        seeds = [self.seed + first_index + i for i in range(len(tables))]
+        return inference.sample_many(model, key, stacked, self.settings, seeds, export_id)
+
+
+def _stack(datasets: list[dict]) -> dict:
+    import jax
+
+    return jax.tree.map(lambda *xs: np.stack(xs), *datasets)
+
+
+def _warn_if_any_unconverged(table: pd.DataFrame) -> None:
+    bad = (table["divergences"] > 0) | (table["max_r_hat"] > diagnostics.R_HAT_MAX) | (
+        table["min_ess_bulk"] < diagnostics.ESS_BULK_MIN)
+    if bad.any():
+        warnings.warn(
+            f"{int(bad.sum())} of {len(table)} fits did not pass the convergence checks (fits "
+            f"{list(np.flatnonzero(bad)[:10])}); see .diagnostics. Try more warmup and draws.",
+            diagnostics.ConvergenceWarning, stacklevel=3)
