@@ -13,9 +13,11 @@ from . import datasets
 from .compile_cache import set_compile_cache
 from .data import RunTable, RunTableError, load_runs
 from .diagnostics import ConvergenceWarning
+from .downstream import LinkFit, error_draws, fit_joint, fit_link
 from .fit import Fit, fit
 from .laws import REGISTRY as LAWS
 from .laws import Law, get_law
+from .links import LINKS, Link, get_link
 from .many import ManyFits, fit_many
 from .simulate import Zoo, simulate
 from .storage import load_fit
@@ -26,14 +28,21 @@ __all__ = [
     "ConvergenceWarning",
     "Fit",
     "LAWS",
+    "LINKS",
+    "Link",
+    "LinkFit",
     "ManyFits",
     "Law",
     "RunTable",
     "RunTableError",
     "Zoo",
+    "error_draws",
     "fit",
+    "fit_joint",
+    "fit_link",
     "fit_many",
     "get_law",
+    "get_link",
     "load_fit",
     "load_runs",
     "set_compile_cache",

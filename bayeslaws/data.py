@@ -154,6 +154,28 @@ def check_positive_columns(table: RunTable, columns: tuple[str, ...]) -> None:
                                 f"it is not at {_rows(column, bad)}")
 
 
+def check_error_column(table: RunTable, metric: str) -> None:
+    """A downstream error metric (1 - accuracy, a fraction) must exist and lie in [0, 1].
+    Missing values (NaN: not evaluated) are allowed; the caller decides what to do with them."""
+    if metric not in table.frame.columns:
+        available = [str(c) for c in table.frame.columns if str(c).startswith("err_")]
+        has = (f"its error columns are {available}" if available
+               else f"it has no err_* columns (columns: {list(table.frame.columns)})")
+        raise RunTableError(f"no error metric column '{metric}' in the run table; {has}")
+    user = table.source_columns.get(metric, metric)
+    column = table.frame[metric]
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    not_numeric = np.isnan(values) & column.notna().to_numpy()
+    if not_numeric.any():
+        raise RunTableError(f"{_label(metric, user)} has non-numeric values at {_rows(column, not_numeric)}")
+    outside = ~np.isnan(values) & ~((values >= 0) & (values <= 1))
+    if outside.any():
+        examples = ", ".join(f"{v:g}" for v in values[outside][:3])
+        raise RunTableError(f"{_label(metric, user)} is an error rate (1 - accuracy) and must lie in [0, 1], "
+                            f"but does not at {_rows(column, outside)} (values {examples}); percentages "
+                            "must be divided by 100")
+
+
 def _read(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         return source.copy(deep=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Mapping
 
 import arviz as az
 import numpy as np
@@ -18,12 +18,17 @@ from .laws import REGISTRY, Law, get_law
 from .likelihoods import get_likelihood
 from .model import make_model, model_data, resolve_priors
 
+if TYPE_CHECKING:
+    from .downstream import LinkFit
+
 
 @dataclass
 class Fit:
     """A posterior over a law's parameters, with the runs it was fitted to.
 
     tree: ArviZ DataTree (posterior, sample_stats, log_likelihood, observed_data, constant_data).
+    link: an attached downstream link (bayeslaws.downstream.LinkFit; see with_link), or None.
+        It is not saved by save().
     """
 
     law: Law
@@ -32,6 +37,15 @@ class Fit:
     runs: RunTable
     settings: dict = field(default_factory=dict)
     seconds: float = float("nan")
+    link: LinkFit | None = None
+
+    def with_link(self, link_fit: LinkFit) -> Fit:
+        """This fit with a link on the loss attached (from bl.fit_link): predict then also
+        returns downstream error intervals, each loss draw pushed through a link draw."""
+        if link_fit.link.input != "loss" or self.response != "loss":
+            raise ValueError(f"link '{link_fit.link.name}' reads {link_fit.link.input} and this law predicts "
+                             f"{self.response}; attach a link on the loss to a loss law")
+        return replace(self, link=link_fit)
 
     @property
     def parameter_names(self) -> list[str]:
@@ -62,6 +76,8 @@ class Fit:
         Columns loss_*: the law's mean function (parameter uncertainty); loss_pred_*: what a new
         run would measure (adds the fitted noise), both with mean, median and ci_prob interval.
         For laws of another response (e.g. N_opt) the columns are named after it.
+        With a link attached (with_link, fit_joint), also <metric>_* (the link's mean error at the
+        law's loss) and <metric>_pred_* (a new run's measured error): see bayeslaws.downstream.
         """
         targets = forecast.target_covariates(self.law, **covariates)
         draws = self.draws()
@@ -70,7 +86,12 @@ class Fit:
         out = targets.copy()
         out = out.assign(**forecast.summarise_draws(np.exp(log_loss), self.response, ci_prob))
         pred = forecast.summarise_draws(np.exp(predictive), f"{self.response}_pred", ci_prob)
-        return out.assign(**{k: v for k, v in pred.items() if not k.endswith("_mean")})
+        out = out.assign(**{k: v for k, v in pred.items() if not k.endswith("_mean")})
+        if self.link is None:
+            return out
+        from .downstream import error_columns
+
+        return out.assign(**error_columns(self.link, np.exp(log_loss), np.exp(predictive), ci_prob, seed))
 
     def compute_optimal(self, C, ci_prob: float = 0.9) -> pd.DataFrame:
         """Compute-optimal N_opt [parameters], D_opt [tokens], loss_opt [nats] and tokens per

@@ -56,13 +56,8 @@ def _latent_sites(model, data, rng_key) -> dict:
     }
 
 
-def _one_chain(rng_key, data, *, model, settings: SamplerSettings):
-    key_init, key_start, key_nuts = jax.random.split(rng_key, 3)
-    z0 = _latent_sites(model, data, key_init)
-    inverse_mass = None
-    if settings.init == "laplace":
-        z0, inverse_mass = laplace_start(partial(_potential, model, data), z0, key_start)
-        inverse_mass = inverse_mass if settings.dense_mass else jnp.diag(inverse_mass)
+def _one_chain(rng_key, data, z0, inverse_mass, *, model, settings: SamplerSettings):
+    """Warmup and draws of one chain from z0; inverse_mass None means adapt it in windows."""
     init_kernel, sample_kernel = hmc(
         potential_fn_gen=lambda d: partial(_potential, model, d), algo="NUTS"
     )
@@ -76,7 +71,7 @@ def _one_chain(rng_key, data, *, model, settings: SamplerSettings):
         target_accept_prob=settings.target_accept,
         max_tree_depth=settings.max_tree_depth,
         model_args=(data,),
-        rng_key=key_nuts,
+        rng_key=rng_key,
     )
 
     def step(state, _):
@@ -100,9 +95,23 @@ def _potential(model, data, z):
     return potential_energy(model, (data,), {}, z)
 
 
+def _initial_points(rng_key, data, model, settings):
+    """Per-chain starts (leading axis = chains), and the shared inverse mass matrix or None."""
+    key_prior, key_start = jax.random.split(rng_key)
+    prior_keys = jax.random.split(key_prior, settings.chains)
+    z0 = jax.vmap(lambda k: _latent_sites(model, data, k))(prior_keys)
+    if settings.init != "laplace":
+        return z0, None
+    z0, inverse_mass = laplace_start(partial(_potential, model, data), z0, jax.random.split(key_start, settings.chains))
+    return z0, inverse_mass if settings.dense_mass else jnp.diag(inverse_mass)
+
+
 def _sample_and_transform(rng_key, data, *, model, settings, pointwise: bool = True):
-    keys = jax.random.split(rng_key, settings.chains)
-    z, stats = jax.vmap(partial(_one_chain, model=model, settings=settings), in_axes=(0, None))(keys, data)
+    key_init, key_chains = jax.random.split(rng_key)
+    z0, inverse_mass = _initial_points(key_init, data, model, settings)
+    keys = jax.random.split(key_chains, settings.chains)
+    chain = partial(_one_chain, model=model, settings=settings)
+    z, stats = jax.vmap(chain, in_axes=(0, None, 0, None))(keys, data, z0, inverse_mass)
     constrained = constrain_fn(model, (data,), {}, z, return_deterministic=True, batch_ndims=2)
     if not pointwise:
         return constrained, stats, None

@@ -2,9 +2,10 @@
 
 Warmup is the expensive part of a short fit: from a prior draw, with an identity mass matrix,
 the first hundreds of NUTS iterations build deep trees. Starting each chain at a draw from the
-Laplace approximation (mode + Normal(0, H^-1)), with H^-1 as the initial inverse mass matrix,
-makes the trees short from the first iteration. Everything here is jittable and works on the
-flattened unconstrained parameter vector.
+Laplace approximation (mode + Normal(0, H^-1)), with H^-1 as the inverse mass matrix, makes the
+trees short from the first iteration. The mode is searched from every chain's start and the
+best one is shared, so one failed search cannot leave a chain with a bad mass matrix.
+Everything here is jittable and works on the flattened unconstrained parameter vector.
 """
 
 from __future__ import annotations
@@ -51,21 +52,31 @@ def _newton(f, x, steps: int = NEWTON_STEPS):
     return x
 
 
-def laplace_start(potential, z0: dict, rng_key):
-    """(start point, inverse mass matrix) from the Laplace approximation of exp(-potential).
+def laplace_start(potential, z0s: dict, rng_keys):
+    """Chain starts and one shared inverse mass matrix from the Laplace approximation.
 
-    potential: function of a dict of unconstrained parameters. The start is a draw from
-    Normal(mode, H^-1), so chains started with different keys differ. If the mode or the
-    Hessian is unusable (not finite, not positive definite), returns z0 and the identity.
+    potential: function of a dict of unconstrained parameters. z0s: per-chain starting dicts
+    (leading axis = chains) from which the mode is searched; the lowest mode found wins, and
+    each chain starts at its own draw from Normal(mode, H^-1). If no search gives a usable mode
+    (finite, positive-definite Hessian), returns z0s and None (the caller adapts the mass).
     """
-    flat, unravel = ravel_pytree(z0)
+    first = jax.tree.map(lambda x: x[0], z0s)
+    _, unravel = ravel_pytree(first)
+    flat0 = jax.vmap(lambda z: ravel_pytree(z)[0])(z0s)
     f = lambda x: potential(unravel(x))  # noqa: E731
-    mode = _newton(f, _adam(f, flat))
-    precision = jax.hessian(f)(mode)
-    covariance = jnp.linalg.inv(precision)
-    chol = jnp.linalg.cholesky(covariance)
-    usable = jnp.all(jnp.isfinite(chol)) & jnp.isfinite(f(mode))
-    draw = mode + chol @ jax.random.normal(rng_key, flat.shape)
-    start = jnp.where(usable & jnp.isfinite(f(draw)), draw, jnp.where(usable, mode, flat))
-    inverse_mass = jnp.where(usable, covariance, jnp.eye(flat.shape[0]))
-    return unravel(start), inverse_mass
+
+    def search(x0):
+        mode = _newton(f, _adam(f, x0))
+        covariance = jnp.linalg.inv(jax.hessian(f)(mode))
+        chol = jnp.linalg.cholesky(covariance)
+        usable = jnp.all(jnp.isfinite(chol)) & jnp.isfinite(f(mode))
+        return mode, chol, jnp.where(usable, f(mode), jnp.inf)
+
+    modes, chols, values = jax.vmap(search)(flat0)
+    best = jnp.argmin(values)
+    usable = jnp.isfinite(values[best])
+    chol = chols[best]
+    draws = modes[best] + jax.vmap(lambda k: chol @ jax.random.normal(k, flat0.shape[1:]))(rng_keys)
+    starts = jnp.where(usable, draws, flat0)
+    inverse_mass = jnp.where(usable, chol @ chol.T, jnp.eye(flat0.shape[1]))
+    return jax.vmap(unravel)(starts), inverse_mass

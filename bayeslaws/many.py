@@ -1,16 +1,25 @@
-"""fit_many: independent posteriors for many run tables in one compiled program.
+"""fit_many: independent posteriors for many run tables, compiled once.
 
 Backtests, leave-largest-scale-out comparisons and simulation-based calibration need hundreds
-of fits. All tables are padded to one shape and stacked; one jitted program runs NUTS for every
-table and chain at once (vectorised; split across devices when JAX sees several). An executor
-(concurrent.futures-style, e.g. Dask's ``client.get_executor()``) spreads chunks of tables over
-workers, each running that program.
+of fits. All tables are padded to one shape, so one compiled program serves them all. Two ways
+to run it:
+
+* sequential (default on CPU): the program (chains vectorised) runs table after table. Each
+  fit starts from the Laplace approximation with its covariance as a fixed mass matrix (short
+  trees, short warmup); a fit that fails the convergence checks is refitted with the robust
+  prior start and windowed adaptation, and marked ``refit`` in ``diagnostics``.
+* vectorised (default on GPU): one program runs every table and chain at once, split across
+  the devices JAX sees. On CPU this is slower: NUTS chains move in lockstep, so every fit waits
+  for the deepest tree of any chain in the batch (20 zoos: 6 fits/min against about 200).
+
+An executor (concurrent.futures-style, e.g. Dask's ``client.get_executor()``) spreads chunks of
+tables over workers.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Sequence
 
@@ -24,8 +33,9 @@ from .likelihoods import get_likelihood
 from .model import bucket_size, make_model, model_data, resolve_priors
 
 # A short schedule: the Laplace start and fixed mass matrix leave warmup only the step size to
-# tune; with 240-run zoos 4 x 500 draws still give bulk ESS well above 400 (benchmarks/many_fits.py).
+# tune; with 240-run zoos 4 x 500 draws give bulk ESS well above 400 (benchmarks/many_fits.py).
 MANY_DEFAULTS = {"chains": 4, "warmup": 200, "draws": 500}
+FALLBACK = {"warmup": 1000, "draws": 500, "target_accept": 0.95}
 
 
 @dataclass
@@ -55,6 +65,7 @@ class ManyFits:
             "divergences": self.stats["diverging"].sum(axis=(1, 2)),
             "max_r_hat": r_hat.max(axis=1),
             "min_ess_bulk": ess.min(axis=1),
+            "refit": self.stats["refit"],
         })
 
     def summary(self, ci_prob: float = 0.9) -> pd.DataFrame:
@@ -85,9 +96,12 @@ def fit_many(
     seed: int = 0,
     executor=None,
     chunk_size: int = 100,
+    vectorise: bool | None = None,
     warn: bool = True,
 ) -> ManyFits:
     """Fit one law to each table independently; fit i uses seed ``seed + i``.
+
+    vectorise: run all tables of a chunk in one vectorised program (default: only on GPU/TPU).
 
     executor: None (this process) or an object with ``map(fn, *iterables)`` such as a
     concurrent.futures executor or Dask's ``client.get_executor()``; chunks of ``chunk_size``
@@ -99,10 +113,14 @@ def fit_many(
         check_has_columns(table, law.covariates + (law.response,), f"law '{law.name}'")
         check_positive_columns(table, law.covariates + (law.response,))
         check_enough_runs(table, len(law.param_names), law.name)
-    settings = inference.SamplerSettings(chains=chains, warmup=warmup, draws=draws)
+    settings = inference.SamplerSettings(chains=chains, warmup=warmup, draws=draws, target_accept=0.9, init="laplace")
     size = bucket_size(max(len(t) for t in runs))
     chunks = [list(range(i, min(i + chunk_size, len(runs)))) for i in range(0, len(runs), chunk_size)]
-    job = _ChunkJob(law, likelihood, priors, settings, size, seed)
+    if vectorise is None:
+        import jax
+
+        vectorise = jax.default_backend() != "cpu"
+    job = _ChunkJob(law, likelihood, priors, settings, size, seed, vectorise)
     mapper = executor.map if executor is not None else map
     results = list(mapper(job, [[runs[i] for i in chunk] for chunk in chunks], [c[0] for c in chunks]))
     posterior = {k: np.concatenate([r[0][k] for r in results]) for k in results[0][0]}
@@ -123,19 +141,43 @@ class _ChunkJob:
     settings: inference.SamplerSettings
     size: int
     seed: int
+    vectorise: bool
 
     def __call__(self, tables: list[RunTable], first_index: int):
+        from .fit import _priors_key
+
         lik = get_likelihood(self.likelihood)
         resolved = resolve_priors(self.law, lik, self.priors)
         model = make_model(self.law, lik, resolved)
-        from .fit import _priors_key
-
         key = (self.law, lik.name, _priors_key(resolved))
         export_id = repr(key[1:] + (self.law.name,)) if REGISTRY.get(self.law.name) is self.law else None
         datasets = [model_data(t, self.law, self.law.response, self.size) for t in tables]
-        stacked = _stack(datasets)
         seeds = [self.seed + first_index + i for i in range(len(tables))]
-        return inference.sample_many(model, key, stacked, self.settings, seeds, export_id)
+        if self.vectorise:
+            posterior, stats = inference.sample_many(model, key, _stack(datasets), self.settings, seeds, export_id)
+            stats["refit"] = np.zeros(len(tables), dtype=bool)
+            return posterior, stats
+        fits = [self._one(model, key, export_id, data, s) for data, s in zip(datasets, seeds)]
+        return _stack([f[0] for f in fits]), {**_stack([f[1] for f in fits]), "refit": np.array([f[2] for f in fits])}
+
+    def _one(self, model, key, export_id, data, seed):
+        """Fast Laplace-start fit; the robust prior-start scheme when it fails the checks."""
+        names = list(self.law.param_names) + list(get_likelihood(self.likelihood).priors)
+        posterior, stats, _ = inference.sample(model, key, data, self.settings, seed, export_id)
+        if _converged(posterior, stats, names):
+            return posterior, stats, False
+        robust = replace(self.settings, init="prior", **FALLBACK)
+        posterior, stats, _ = inference.sample(model, key, data, robust, seed, export_id)
+        # Keep the arrays stackable: the fallback's draws are thinned or tiled to the fast shape.
+        take = np.linspace(0, robust.draws - 1, self.settings.draws).round().astype(int)
+        return ({k: v[:, take] for k, v in posterior.items()}, {k: v[:, take] for k, v in stats.items()}, True)
+
+
+def _converged(posterior: dict, stats: dict, names: list[str]) -> bool:
+    stacked = np.stack([posterior[k] for k in names]).astype(np.float64)
+    r_hat, ess = diagnostics.bulk_diagnostics(stacked)
+    return bool(stats["diverging"].sum() == 0 and r_hat.max() <= diagnostics.R_HAT_MAX
+                and ess.min() >= diagnostics.ESS_BULK_MIN)
 
 
 def _stack(datasets: list[dict]) -> dict:

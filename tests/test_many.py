@@ -1,0 +1,56 @@
+"""fit_many (one compiled program for many zoos, executors) and simulation-based calibration."""
+
+import numpy as np
+import pytest
+
+import bayeslaws as bl
+from bayeslaws.check import sbc
+
+ZOOS = [bl.simulate(seed=s).runs for s in range(4)]
+
+
+@pytest.fixture(scope="module")
+def many():
+    return bl.fit_many(ZOOS, seed=10)
+
+
+def test_fit_many_converges_and_recovers(many):
+    table = many.diagnostics
+    assert list(table.columns) == ["divergences", "max_r_hat", "min_ess_bulk", "refit"]
+    assert len(table) == 4
+    assert (table["divergences"] == 0).all()
+    assert (table["max_r_hat"] <= 1.01).all() and (table["min_ess_bulk"] >= 400).all()
+    summary = many.summary()
+    truth = bl.simulate(seed=0).truth
+    inside = [row.q05 <= truth[row.parameter] <= row.q95 for row in summary.itertuples() if row.parameter in truth]
+    assert np.mean(inside) >= 0.7
+    assert many.draws["alpha"].shape == (4, 4, 500)
+
+
+def test_fit_many_matches_single_fits_in_distribution(many):
+    single = bl.fit(ZOOS[2], progress=False).summary()
+    from_many = many.flat_draws(2)
+    for name in ("alpha", "beta", "E"):
+        assert np.median(from_many[name]) == pytest.approx(single.loc[name, "median"], abs=2 * single.loc[name, "sd"])
+
+
+def test_dask_executor_gives_the_same_draws(many):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is part of the test extra")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        spread = bl.fit_many(ZOOS, seed=10, executor=client.get_executor(), chunk_size=2)
+    for name in many.draws:
+        np.testing.assert_array_equal(spread.draws[name], many.draws[name])
+
+
+def test_sbc_coverage_is_near_nominal():
+    result = sbc("chinchilla", n=24, n_budgets=4, runs_per_budget=16, seed=3)
+    coverage = result.coverage
+    print(coverage, result.fits.diagnostics.describe(), sep="\n")
+    assert set(coverage.index) == {"alpha", "beta", "A", "B", "E", "sigma", "nu"}
+    # 24 simulations: a calibrated 90% interval covers 18-24 of them with 99% probability.
+    assert (coverage["coverage_90"] >= 0.7).all()
+    assert coverage["coverage_90"].mean() >= 0.8
+    assert (coverage["coverage_50"].between(0.2, 0.8)).all()
+    ranks = result.ranks["rank"]
+    assert ranks.between(0, 1).all() and 0.35 < ranks.mean() < 0.65
