@@ -75,7 +75,8 @@ def compute_optimal_draws(law: Law, draws: Mapping[str, np.ndarray], C: np.ndarr
     if law.compute_optimal is not None:
         params = {k: jnp.asarray(v)[:, None] for k, v in draws.items() if k in law.param_names}
         result = law.compute_optimal(params, jnp.asarray(C)[None, :])
-        return {k: np.broadcast_to(np.asarray(v, np.float64), (len(next(iter(draws.values()))), len(C))).copy() for k, v in result.items() if k in ("N_opt", "D_opt", "loss_opt")}
+        shape = (len(next(iter(params.values()))), len(C))
+        return {k: np.broadcast_to(np.asarray(result[k], np.float64), shape).copy() for k in ("N_opt", "D_opt", "loss_opt")}
     if set(law.covariates) != {"N", "D"}:
         raise ValueError(f"law '{law.name}' is not a law in N and D: no compute-optimal allocation")
     return _grid_compute_optimal(law, draws, C)

@@ -95,21 +95,20 @@ def _potential(model, data, z):
     return potential_energy(model, (data,), {}, z)
 
 
-def _initial_points(rng_key, data, model, settings):
+def _initial_points(chain_keys, data, model, settings):
     """Per-chain starts (leading axis = chains), and the shared inverse mass matrix or None."""
-    key_prior, key_start = jax.random.split(rng_key)
-    prior_keys = jax.random.split(key_prior, settings.chains)
-    z0 = jax.vmap(lambda k: _latent_sites(model, data, k))(prior_keys)
+    fold = lambda i: jax.vmap(lambda k: jax.random.fold_in(k, i))(chain_keys)  # noqa: E731
+    z0 = jax.vmap(lambda k: _latent_sites(model, data, k))(fold(0))
     if settings.init != "laplace":
         return z0, None
-    z0, inverse_mass = laplace_start(partial(_potential, model, data), z0, jax.random.split(key_start, settings.chains))
+    z0, inverse_mass = laplace_start(partial(_potential, model, data), z0, fold(1))
     return z0, inverse_mass if settings.dense_mass else jnp.diag(inverse_mass)
 
 
-def _sample_and_transform(rng_key, data, *, model, settings, pointwise: bool = True):
-    key_init, key_chains = jax.random.split(rng_key)
-    z0, inverse_mass = _initial_points(key_init, data, model, settings)
-    keys = jax.random.split(key_chains, settings.chains)
+def _sample_and_transform(chain_keys, data, *, model, settings, pointwise: bool = True):
+    """All chains of one fit, vectorised; chain_keys is (chains, 2)."""
+    z0, inverse_mass = _initial_points(chain_keys, data, model, settings)
+    keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(chain_keys)
     chain = partial(_one_chain, model=model, settings=settings)
     z, stats = jax.vmap(chain, in_axes=(0, None, 0, None))(keys, data, z0, inverse_mass)
     constrained = constrain_fn(model, (data,), {}, z, return_deterministic=True, batch_ndims=2)
@@ -147,7 +146,7 @@ def compiled_sampler(model: Callable, model_key, settings: SamplerSettings, data
         jitted = jax.jit(partial(program, model=model, settings=settings))
         if export_id is not None:
             batch = np.shape(data["mask"])[:-1]
-            example = (jnp.zeros(batch + (2,), jnp.uint32), data)
+            example = (jnp.zeros(batch + (settings.chains, 2), jnp.uint32), data)
             jitted = compile_cache.load_or_export(jitted, example, f"{export_id}|{settings}|{shapes}|{many}")
         _COMPILED[key] = jitted
     return _COMPILED[key]
@@ -161,8 +160,14 @@ def sample(model, model_key, data: dict, settings: SamplerSettings, seed: int, e
     """Run NUTS; returns NumPy dicts (posterior draws incl. centred sites, sample stats,
     pointwise log-likelihood), each array shaped (chains, draws, ...)."""
     sampler = compiled_sampler(model, model_key, settings, data, export_id)
-    constrained, stats, pointwise = sampler(jax.random.PRNGKey(seed), data)
+    constrained, stats, pointwise = sampler(_chain_keys(seed, settings.chains), data)
     return _to_numpy(constrained), _to_numpy(stats), np.asarray(pointwise)
+
+
+def _chain_keys(seed: int, chains: int):
+    """One PRNG key per chain. (Splitting one fit's chains across devices was tried: with two
+    CPU devices a fit took 5x longer, as NUTS's while loops synchronise every step.)"""
+    return jax.random.split(jax.random.PRNGKey(seed), chains)
 
 
 def sample_many(model, model_key, stacked_data: dict, settings: SamplerSettings, seeds, export_id: str | None = None):
@@ -176,7 +181,7 @@ def sample_many(model, model_key, stacked_data: dict, settings: SamplerSettings,
     padded = -(-n // len(devices)) * len(devices)
     take = np.arange(padded) % n
     stacked = jax.tree.map(lambda x: np.asarray(x)[take], stacked_data)
-    keys = np.stack([np.asarray(jax.random.PRNGKey(seeds[i])) for i in take])
+    keys = np.stack([np.asarray(jax.random.split(jax.random.PRNGKey(seeds[i]), settings.chains)) for i in take])
     if len(devices) > 1:
         sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("fits",)),
                                               jax.sharding.PartitionSpec("fits"))
