@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="map canonical to CSV columns, e.g. N=params,D=tokens,loss=val_loss")
     fit.add_argument("--predict", type=_pairs_of_numbers, action="append", default=[],
                      help="forecast target, e.g. N=7e10,D=1.4e12 (repeatable)")
+    fit.add_argument("--link", help="downstream error link on the loss (e.g. gadre); needs --metric")
+    fit.add_argument("--metric", help="error column for the link (e.g. err_avg17), 1 - accuracy in [0, 1]")
+    fit.add_argument("--link-csv", help="CSV of runs (loss and metric) to fit the link on; default: the "
+                                        "rows of CSV that have the metric")
     _sampler_options(fit)
     fit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     fit.set_defaults(command=_fit_command)
@@ -87,8 +91,12 @@ def _fit_command(args) -> int:
     import bayeslaws as bl
 
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
+    link_runs = _link_runs(args, runs)
     result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws,
                     warmup=args.warmup, seed=args.seed, progress=True)
+    if link_runs is not None:
+        result = result.with_link(bl.fit_link(link_runs, args.link, args.metric, chains=args.chains,
+                                              draws=args.draws, warmup=args.warmup, seed=args.seed))
     report = fit_report(result, args.predict)
     if args.json:
         print(json.dumps(report))
@@ -97,15 +105,40 @@ def _fit_command(args) -> int:
     return 0
 
 
+def _link_runs(args, runs):
+    """The runs for --link (validated before any sampling), or None without --link: the rows of
+    --link-csv (read with the same --columns), else of the fitted CSV, that have --metric."""
+    import bayeslaws as bl
+    from bayeslaws.downstream import error_runs
+
+    if args.link is None:
+        if args.metric or args.link_csv:
+            raise ValueError("--metric and --link-csv need --link (e.g. --link gadre)")
+        return None
+    if not args.metric:
+        raise ValueError("--link needs --metric, the error column to forecast (e.g. --metric err_avg17)")
+    link = bl.get_link(args.link)
+    if link.input != "loss":
+        raise ValueError(f"--link needs a link on the loss (e.g. gadre); '{link.name}' reads {link.input}")
+    table = bl.load_runs(args.link_csv, columns=args.columns, required=("loss",)) if args.link_csv else runs
+    return error_runs(table, link, args.metric)
+
+
 def fit_report(result, targets: list[dict[str, float]]) -> dict:
-    """The CLI's JSON contract, from a Fit and forecast targets."""
+    """The CLI's JSON contract, from a Fit and forecast targets. With a link attached, each
+    prediction also has "downstream": {metric: {"median", "q05", "q95"}} (the link's mean error
+    at the law's loss, as "loss" is the law's value)."""
     summary = result.summary(ci_prob=0.9)
     keys = ["mean", "median", "sd", "q05", "q95", "r_hat", "ess_bulk"]
     diagnostics = result.diagnostics
     predictions = []
     for target in targets:
         row = result.predict(**target, ci_prob=0.9).iloc[0]
-        predictions.append({**target, result.response: {k: float(row[f"{result.response}_{k}"]) for k in ("median", "q05", "q95")}})
+        prediction = {**target, result.response: {k: float(row[f"{result.response}_{k}"]) for k in ("median", "q05", "q95")}}
+        if result.link is not None:
+            metric = result.link.metric
+            prediction["downstream"] = {metric: {k: float(row[f"{metric}_{k}"]) for k in ("median", "q05", "q95")}}
+        predictions.append(prediction)
     return {
         "law": result.law.name,
         "n_runs": len(result.runs),

@@ -7,9 +7,9 @@ Error = 1 - accuracy, a fraction in [0, 1], of one task (``err_<task>``) or an a
 - two-stage: ``bl.fit`` the loss law, ``fit_link`` the link on runs with a measured loss and
   error, then ``loss_fit.with_link(link_fit).predict(N=..., D=...)`` (or ``error_draws``). Each
   posterior draw of the target's loss goes through one posterior draw of the link. The two
-  posteriors are independent, so their draws are paired at random (a random permutation of the
-  link's draws, or resampling with replacement when the numbers differ): every pair is then a
-  draw from the product of the two posteriors.
+  posteriors are independent, so their draws are paired at random (the link's draws in random
+  order; a random subset if it has more draws than the loss, resampled with replacement if
+  fewer): every pair is then a draw from the product of the two posteriors.
 - joint: ``fit_joint`` fits the law and the link in one NumPyro model in which the link reads
   the law's loss of each error run (bayeslaws.link_model.make_joint_model); draws are paired
   by index, since they come from one posterior.
@@ -131,7 +131,7 @@ def mean_error(link_fit: LinkFit, draws: Mapping[str, np.ndarray], x) -> np.ndar
 def observed_error(link_fit: LinkFit, draws: Mapping[str, np.ndarray], error: np.ndarray, seed: int) -> np.ndarray:
     """One observation per draw and target from the error likelihood around the mean error."""
     likelihood = get_error_likelihood(link_fit.likelihood)
-    items = link_fit.settings["items"] or 1.0
+    items = link_fit.settings["items"]
     nuisance = {k: jnp.asarray(draws[k])[:, None] for k in likelihood.priors}
     distribution = likelihood.distribution(jnp.asarray(error), nuisance, items)
     value = distribution.sample(jax.random.fold_in(jax.random.PRNGKey(seed), 1))
@@ -139,8 +139,8 @@ def observed_error(link_fit: LinkFit, draws: Mapping[str, np.ndarray], error: np
 
 
 def paired_draws(link_fit: LinkFit, n: int, seed: int) -> dict[str, np.ndarray]:
-    """Link draws aligned with n loss draws: by index for a joint fit, otherwise a random
-    permutation (resampled with replacement when the link has not exactly n draws)."""
+    """Link draws aligned with n loss draws: by index for a joint fit, otherwise n of the link's
+    draws in random order, without replacement (with replacement if the link has fewer than n)."""
     draws = link_fit.draws()
     size = len(next(iter(draws.values())))
     if link_fit.paired_with_loss:
@@ -148,7 +148,7 @@ def paired_draws(link_fit: LinkFit, n: int, seed: int) -> dict[str, np.ndarray]:
             raise ValueError(f"a joint fit's link has {size} draws, the loss {n}")
         return draws
     rng = np.random.default_rng(seed)
-    index = rng.permutation(size) if size == n else rng.choice(size, size=n, replace=True)
+    index = rng.choice(size, size=n, replace=size < n)
     return {k: v[index] for k, v in draws.items()}
 
 
@@ -184,7 +184,8 @@ def error_draws(loss_fit, link_fit: LinkFit, targets: Mapping[str, np.ndarray], 
 
 def _summary_columns(metric: str, error: np.ndarray, observed: np.ndarray, ci_prob: float) -> dict:
     pred = forecast.summarise_draws(observed, f"{metric}_pred", ci_prob)
-    return {**forecast.summarise_draws(error, metric, ci_prob), **{k: v for k, v in pred.items() if not k.endswith("_mean")}}
+    pred = {k: v for k, v in pred.items() if not k.endswith("_mean")}
+    return {**forecast.summarise_draws(error, metric, ci_prob), **pred}
 
 
 # ---------------------------------------------------------------- fitting
@@ -244,10 +245,9 @@ def fit_link(
     _progress(progress, f"link {link.name} on {metric}, {len(table)} runs", settings)
     data = link_data(link.x(table.frame[link.input]), table.frame[metric].to_numpy(np.float64), lik, fixed, items)
     posterior, stats, pointwise = inference.sample(model, key, data, settings, seed, export_id)
-    names = [name for name in resolved if name in posterior]
-    tree = _link_tree(names, table, link, metric, posterior, stats, pointwise)
-    run_settings = {**settings.__dict__, "seed": seed, "metric": metric, "fixed": fixed,
-                    "items": None if lik.name != "binomial" else items, "priors": _priors_text(resolved)}
+    tree = _link_tree(list(resolved), table, link, metric, posterior, stats, pointwise)
+    run_settings = {**settings.__dict__, "seed": seed, "metric": metric, "fixed": fixed, "items": items,
+                    "priors": _priors_text(resolved)}
     result = LinkFit(link, lik.name, metric, tree, table, run_settings, time.perf_counter() - started)
     _report(result.diagnostics, progress, result.seconds)
     return result
@@ -272,7 +272,7 @@ def fit_joint(
     target_accept: float = 0.8,
     max_tree_depth: int = 10,
     progress: bool = True,
-):
+) -> Fit:
     """Fit a loss law (on loss_runs) and a loss link (on link_runs, the runs with the metric) in
     one model that shares the loss: each error run's error is observed at the law's loss L(N, D)
     of that run (not its measured loss), so the error runs inform the law too.
@@ -301,7 +301,8 @@ def fit_joint(
     model = make_joint_model(law, lik, link, error_lik, resolved, fixed_names)
     key = ("joint", law, lik.name, link, error_lik.name, fixed_names, _priors_key(resolved))
     data = model_data(loss_table, law, "loss")
-    data["link"] = joint_link_data({c: error_table.log(c) for c in law.covariates}, float(loss_table.frame["loss"].mean()),
+    centre = float(loss_table.frame["loss"].mean())
+    data["link"] = joint_link_data({c: error_table.log(c) for c in law.covariates}, centre,
                                    error_table.frame[metric].to_numpy(np.float64), error_lik, fixed, items)
     _progress(progress, f"joint {law.name} + {link.name} on {metric}, {len(loss_table)} loss runs, "
                         f"{len(error_table)} error runs", settings)
@@ -310,9 +311,8 @@ def fit_joint(
     tree = _to_datatree(law, list(lik.priors) + link_names, loss_table, "loss", posterior, stats, pointwise)
     seconds = time.perf_counter() - started
     base = {**settings.__dict__, "seed": seed, "priors": _priors_text(resolved)}
-    link_fit = LinkFit(link, error_lik.name, metric, tree, error_table,
-                       {**base, "metric": metric, "fixed": fixed, "items": None if error_lik.name != "binomial" else items},
-                       seconds, paired_with_loss=True)
+    link_settings = {**base, "metric": metric, "fixed": fixed, "items": items}
+    link_fit = LinkFit(link, error_lik.name, metric, tree, error_table, link_settings, seconds, paired_with_loss=True)
     result = Fit(law, lik.name, tree, loss_table, {**base, "response": "loss"}, seconds, link=link_fit)
     every = diagnostics.summarise(tree, result.parameter_names + link_names, settings.max_tree_depth)
     _report(every, progress, seconds)
@@ -331,14 +331,15 @@ def _joint_priors(law, lik, link, error_lik, fixed, overrides) -> dict:
     return {**resolve_priors(law, lik, law_overrides), **resolve_link_priors(link, error_lik, fixed, link_overrides)}
 
 
-def _items(likelihood, items) -> float:
+def _items(likelihood, items) -> float | None:
+    """The number of benchmark questions: required by the binomial likelihood, refused by others."""
     if likelihood.name == "binomial":
         if not items or items < 1:
             raise ValueError("the binomial likelihood needs items=, the number of benchmark questions")
         return float(items)
     if items is not None:
         raise ValueError(f"items= is only used by the binomial likelihood, not '{likelihood.name}'")
-    return 1.0
+    return None
 
 
 def _link_tree(names, table: RunTable, link: Link, metric: str, posterior, stats, pointwise) -> xr.DataTree:

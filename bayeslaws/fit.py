@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import diagnostics, forecast, inference
+from . import diagnostics, forecast, hyperparameter_forecast, inference
 from .data import RunTable, check_enough_runs, check_has_columns, check_positive_columns, load_runs
 from .laws import REGISTRY, Law, get_law
 from .likelihoods import get_likelihood
 from .model import make_model, model_data, resolve_priors
+from .penalties import Penalty, check_runs, get_penalty
 
 if TYPE_CHECKING:
     from .downstream import LinkFit
@@ -29,6 +30,7 @@ class Fit:
     tree: ArviZ DataTree (posterior, sample_stats, log_likelihood, observed_data, constant_data).
     link: an attached downstream link (bayeslaws.downstream.LinkFit; see with_link), or None.
         It is not saved by save().
+    penalty: the hyperparameter penalty the law was fitted with (bayeslaws.penalties), or None.
     """
 
     law: Law
@@ -38,6 +40,7 @@ class Fit:
     settings: dict = field(default_factory=dict)
     seconds: float = float("nan")
     link: LinkFit | None = None
+    penalty: Penalty | None = None
 
     def with_link(self, link_fit: LinkFit) -> Fit:
         """This fit with a link on the loss attached (from bl.fit_link): predict then also
@@ -49,7 +52,8 @@ class Fit:
 
     @property
     def parameter_names(self) -> list[str]:
-        return list(self.law.param_names) + list(get_likelihood(self.likelihood).priors)
+        names = list(self.law.param_names) + list(get_likelihood(self.likelihood).priors)
+        return names + list(self.penalty.param_names if self.penalty else ())
 
     @property
     def response(self) -> str:
@@ -78,10 +82,16 @@ class Fit:
         For laws of another response (e.g. N_opt) the columns are named after it.
         With a link attached (with_link, fit_joint), also <metric>_* (the link's mean error at the
         law's loss) and <metric>_pred_* (a new run's measured error): see bayeslaws.downstream.
+        With a penalty, the loss is at the optimal lr and batch size unless ``lr=`` or
+        ``batch_size=`` [tokens] are given; then it includes that setting's penalty.
         """
         targets = forecast.target_covariates(self.law, **covariates)
         draws = self.draws()
         log_loss = forecast.log_loss_draws(self.law, draws, targets)
+        hyperparameter_forecast.check_hyperparameters(self.penalty, targets)
+        if self.penalty is not None and {"lr", "batch_size"} & set(targets):
+            value = hyperparameter_forecast.penalty_draws(self.penalty, draws, targets)
+            log_loss = np.log(hyperparameter_forecast.penalised_loss(self.penalty, log_loss, value))
         predictive = forecast.predictive_log_loss_draws(get_likelihood(self.likelihood), draws, log_loss, seed)
         out = targets.copy()
         out = out.assign(**forecast.summarise_draws(np.exp(log_loss), self.response, ci_prob))
@@ -103,6 +113,42 @@ class Fit:
         for name, samples in per_draw.items():
             out = out.assign(**forecast.summarise_draws(samples, name, ci_prob))
         return out
+
+    def optimal_hyperparameters(self, *, N, D, ci_prob: float = 0.9, draws: bool = False) -> pd.DataFrame:
+        """Optimal learning rate (column prefix ``lr``) and batch size (``batch_size`` [tokens])
+        at targets N [parameters], D [tokens] (scalars or arrays): mean, median and the ci_prob
+        interval per target, or with ``draws=True`` one row per posterior draw and target
+        (columns draw, N, D, lr, batch_size)."""
+        penalty = self._require_penalty("optimal_hyperparameters")
+        targets = forecast.target_covariates(self.law, N=N, D=D)[["N", "D"]]
+        optima = hyperparameter_forecast.optimum_draws(penalty, self.draws(), targets)
+        if draws:
+            n_draws = next(iter(optima.values())).shape[0]
+            long = targets.loc[np.tile(targets.index, n_draws)].reset_index(drop=True)
+            long.insert(0, "draw", np.repeat(np.arange(n_draws), len(targets)))
+            return long.assign(**{name: values.ravel() for name, values in optima.items()})
+        out = targets.copy()
+        for name, values in optima.items():
+            out = out.assign(**forecast.summarise_draws(values, name, ci_prob))
+        return out
+
+    def regret(self, *, N, D, lr=None, batch_size=None, ci_prob: float = 0.9) -> pd.DataFrame:
+        """Loss cost [nats] of training at (lr, batch_size [tokens]) instead of the optimum, at
+        targets N, D: per draw, L(setting) - L(optimum) >= 0; mean, median and ci_prob interval.
+        A setting left as None is taken at its optimum."""
+        penalty = self._require_penalty("regret")
+        targets = forecast.target_covariates(self.law, N=N, D=D, lr=lr, batch_size=batch_size)
+        hyperparameter_forecast.check_hyperparameters(penalty, targets)
+        draws = self.draws()
+        log_loss = forecast.log_loss_draws(self.law, draws, targets)
+        value = hyperparameter_forecast.penalty_draws(penalty, draws, targets)
+        cost = hyperparameter_forecast.penalised_loss(penalty, log_loss, value) - np.exp(log_loss)
+        return targets.assign(**forecast.summarise_draws(cost, "regret", ci_prob))
+
+    def _require_penalty(self, method: str) -> Penalty:
+        if self.penalty is None:
+            raise ValueError(f"{method} needs a fit with a hyperparameter penalty: bl.fit(..., penalty='lr,batch_size')")
+        return self.penalty
 
     def loo(self):
         """PSIS-LOO (ArviZ) from the stored pointwise log-likelihood."""
@@ -145,6 +191,7 @@ def fit(
     target_accept: float = 0.8,
     max_tree_depth: int = 10,
     init: str = "prior",
+    penalty: str | Penalty | None = None,
     progress: bool = True,
 ) -> Fit:
     """Fit a scaling law to runs with NUTS and check convergence.
@@ -157,28 +204,39 @@ def fit(
         Laplace approximation and keep its covariance as the mass matrix; about twice as fast
         on large well-identified zoos, fragile on small ones); see SamplerSettings.
     response: the column to model (default: the law's, "loss" for loss laws).
+    penalty: learn from runs off their optimal hyperparameters (bayeslaws.penalties): None,
+        "lr,batch_size" (or "lr", "batch_size"), a preset "steplaw"/"deepseek", or a Penalty.
+        The run table then needs those columns (batch_size in tokens); prior overrides for the
+        penalty's parameters go in ``priors`` too.
     Warns with a ConvergenceWarning and advice when R-hat, ESS, divergences or tree depth say so.
     """
     started = time.perf_counter()
     table = runs if isinstance(runs, RunTable) else load_runs(runs, required=())
     law = get_law(law)
     lik = get_likelihood(likelihood)
+    penalty = get_penalty(penalty)
     response = response or law.response
     check_has_columns(table, law.covariates + (response,), f"law '{law.name}'")
     check_positive_columns(table, law.covariates + (response,))
-    check_enough_runs(table, len(law.param_names) + len(lik.priors), law.name)
-    resolved = resolve_priors(law, lik, priors)
+    if penalty is not None:
+        check_runs(penalty, table)
+    n_penalty = len(penalty.priors) if penalty else 0
+    check_enough_runs(table, len(law.param_names) + len(lik.priors) + n_penalty, law.name)
+    resolved = resolve_priors(law, lik, priors, penalty)
     settings = inference.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth, init)
-    model = make_model(law, lik, resolved)
-    model_key = (law, lik.name, _priors_key(resolved))
-    export_id = repr((law.name, lik.name, _priors_key(resolved))) if REGISTRY.get(law.name) is law else None
+    model = make_model(law, lik, resolved, penalty)
+    penalty_key = penalty.key() if penalty else None
+    model_key = (law, lik.name, _priors_key(resolved), penalty_key)
+    export_id = repr((law.name, lik.name, _priors_key(resolved), penalty_key)) if REGISTRY.get(law.name) is law else None
     if progress:
         print(f"bayeslaws: NUTS, {chains} chains x ({warmup} warmup + {draws} draws), "
-              f"law {law.name}, {len(table)} runs ...", file=sys.stderr, flush=True)
-    posterior, stats, pointwise = inference.sample(model, model_key, model_data(table, law, response), settings, seed, export_id)
-    tree = _to_datatree(law, lik.priors, table, response, posterior, stats, pointwise)
-    run_settings = {**settings.__dict__, "seed": seed, "response": response, "priors": _priors_text(resolved)}
-    result = Fit(law, lik.name, tree, table, run_settings)
+              f"law {law.name}{f', {penalty}' if penalty else ''}, {len(table)} runs ...", file=sys.stderr, flush=True)
+    data = model_data(table, law, response, penalty=penalty)
+    posterior, stats, pointwise = inference.sample(model, model_key, data, settings, seed, export_id)
+    tree = _to_datatree(law, lik.priors, table, response, posterior, stats, pointwise, penalty)
+    run_settings = {**settings.__dict__, "seed": seed, "response": response, "priors": _priors_text(resolved),
+                    "penalty": penalty.to_dict() if penalty else None}
+    result = Fit(law, lik.name, tree, table, run_settings, penalty=penalty)
     result.seconds = time.perf_counter() - started
     diag = result.diagnostics
     diagnostics.warn_if_unconverged(diag)
@@ -189,9 +247,10 @@ def fit(
     return result
 
 
-def _to_datatree(law, nuisance, table, response, posterior, stats, pointwise) -> xr.DataTree:
+def _to_datatree(law, nuisance, table, response, posterior, stats, pointwise, penalty=None) -> xr.DataTree:
     n = len(table)
-    names = list(law.param_names) + list(nuisance)
+    names = list(law.param_names) + list(nuisance) + list(penalty.param_names if penalty else ())
+    covariates = tuple(dict.fromkeys(law.covariates + ((penalty.covariates + penalty.hyperparameters) if penalty else ())))
     run_index = np.arange(n)
     sample_stats = dict(stats)
     sample_stats["tree_depth"] = np.ceil(np.log2(stats["n_steps"] + 1)).astype(np.int64)
@@ -201,9 +260,9 @@ def _to_datatree(law, nuisance, table, response, posterior, stats, pointwise) ->
             "sample_stats": sample_stats,
             "log_likelihood": {response: pointwise[:, :, :n]},
             "observed_data": {response: table.frame[response].to_numpy(np.float64)},
-            "constant_data": {c: table.frame[c].to_numpy(np.float64) for c in law.covariates},
+            "constant_data": {c: table.frame[c].to_numpy(np.float64) for c in covariates},
         },
-        dims={response: ["run"], **{c: ["run"] for c in law.covariates}},
+        dims={response: ["run"], **{c: ["run"] for c in covariates}},
         coords={"run": run_index},
     )
 

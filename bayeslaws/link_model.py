@@ -93,9 +93,10 @@ def make_joint_model(law: Law, likelihood: Likelihood, link: Link, error_likelih
 
 
 def link_data(x: np.ndarray, error: np.ndarray, likelihood: ErrorLikelihood, fixed: Mapping[str, float],
-              items: float) -> dict:
+              items: float | None) -> dict:
     """Arrays for the link model (float32): input x (L [nats] or ln C), observed value (squeezed
-    error, or wrong-answer count), mask, centre = mean x, fixed values, items (1 when unused)."""
+    error, or wrong-answer count), mask, centre = mean x, fixed values, items (1 when None)."""
+    items = 1.0 if items is None else items
     n = len(x)
     size = bucket_size(n)
     return {
@@ -109,7 +110,7 @@ def link_data(x: np.ndarray, error: np.ndarray, likelihood: ErrorLikelihood, fix
 
 
 def joint_link_data(log_covariates: Mapping[str, np.ndarray], centre: float, error: np.ndarray,
-                    likelihood: ErrorLikelihood, fixed: Mapping[str, float], items: float) -> dict:
+                    likelihood: ErrorLikelihood, fixed: Mapping[str, float], items: float | None) -> dict:
     """link_data for the joint model: the law's log covariates of the error runs replace x, and
     the centre is given (a loss [nats] near the runs', e.g. the loss runs' mean)."""
     data = link_data(np.full(len(error), centre), error, likelihood, fixed, items)

@@ -10,6 +10,7 @@ import xarray as xr
 
 from .data import RunTable
 from .laws import Law, get_law
+from .penalties import get_penalty
 
 FORMAT_VERSION = 1
 
@@ -40,13 +41,15 @@ def load_fit(path, law: Law | None = None):
     runs = _dataset_to_frame(tree["runs"].to_dataset())
     table = RunTable(runs, json.loads(attrs["source_columns"]), json.loads(attrs["run_metadata"]))
     core = xr.DataTree.from_dict({f"/{name}": tree[name].to_dataset() for name in tree.children if name != "runs"})
+    settings = json.loads(attrs["settings"])
     return Fit(
         law=law or get_law(attrs["law"]),
         likelihood=str(attrs["likelihood"]),
         tree=core,
         runs=table,
-        settings=json.loads(attrs["settings"]),
+        settings=settings,
         seconds=float(attrs["seconds"]),
+        penalty=get_penalty(settings.get("penalty")),
     )
 
 

@@ -69,7 +69,7 @@ ERROR_LIKELIHOODS: dict[str, ErrorLikelihood] = {
     "binomial": ErrorLikelihood(
         "binomial",
         {},
-        lambda mu, p, items: dist.Binomial(total_count=items, probs=mu),
+        lambda mu, p, items: dist.Binomial(total_count=jnp.round(items).astype(jnp.int32), probs=mu),
         lambda error, items: np.round(np.asarray(error) * items),
         lambda value, items: value / items,
     ),
