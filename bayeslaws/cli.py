@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="map canonical to CSV columns, e.g. N=params,D=tokens,loss=val_loss")
     fit.add_argument("--predict", type=_pairs_of_numbers, action="append", default=[],
                      help="forecast target, e.g. N=7e10,D=1.4e12 (repeatable)")
+    fit.add_argument("--penalty", help="learn from runs off their optimal hyperparameters: lr,batch_size "
+                                       "(or one of them; batch_size in tokens), or a preset: steplaw, deepseek")
     fit.add_argument("--link", help="downstream error link on the loss (e.g. gadre); needs --metric")
     fit.add_argument("--metric", help="error column for the link (e.g. err_avg17), 1 - accuracy in [0, 1]")
     fit.add_argument("--link-csv", help="CSV of runs (loss and metric) to fit the link on; default: the "
@@ -93,7 +95,7 @@ def _fit_command(args) -> int:
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     link_runs = _link_runs(args, runs)
     result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws,
-                    warmup=args.warmup, seed=args.seed, progress=True)
+                    warmup=args.warmup, seed=args.seed, penalty=args.penalty, progress=True)
     if link_runs is not None:
         result = result.with_link(bl.fit_link(link_runs, args.link, args.metric, chains=args.chains,
                                               draws=args.draws, warmup=args.warmup, seed=args.seed))
@@ -139,7 +141,7 @@ def fit_report(result, targets: list[dict[str, float]]) -> dict:
             metric = result.link.metric
             prediction["downstream"] = {metric: {k: float(row[f"{metric}_{k}"]) for k in ("median", "q05", "q95")}}
         predictions.append(prediction)
-    return {
+    report = {
         "law": result.law.name,
         "n_runs": len(result.runs),
         "parameters": {name: {k: float(summary.loc[name, k]) for k in keys} for name in summary.index},
@@ -147,6 +149,17 @@ def fit_report(result, targets: list[dict[str, float]]) -> dict:
         "diagnostics": {k: diagnostics[k] for k in ("divergences", "max_r_hat", "min_ess_bulk")},
         "seconds": round(result.seconds, 3),
     }
+    if result.penalty is not None:
+        report["optimal"] = [_optimal_report(result, target) for target in targets]
+    return report
+
+
+def _optimal_report(result, target: dict[str, float]) -> dict:
+    """{"N", "D", <hyperparameter>: {"median", "q05", "q95"}} at one --predict target."""
+    row = result.optimal_hyperparameters(N=target["N"], D=target["D"], ci_prob=0.9).iloc[0]
+    names = result.penalty.hyperparameters
+    return {"N": target["N"], "D": target["D"],
+            **{h: {k: float(row[f"{h}_{k}"]) for k in ("median", "q05", "q95")} for h in names}}
 
 
 def _print_report(result, report: dict) -> None:
@@ -156,6 +169,8 @@ def _print_report(result, report: dict) -> None:
     print(result.summary().to_string(float_format=lambda v: f"{v:.4g}"))
     for p in report["predictions"]:
         print(pd.Series(p).to_string())
+    for optimum in report.get("optimal", []):
+        print("optimal hyperparameters:", optimum)
     print("diagnostics:", report["diagnostics"])
 
 

@@ -24,6 +24,12 @@ Basins in d = d_lr (log learning-rate units):
                  rate costlier than too low. Its minimum is at d = 0 and its curvature there is
                  2 w_lr for every k, so w_lr and the optimum keep their meaning, and k -> 0 gives
                  the quadratic.
+This parameterisation (optimum, curvature at the optimum, asymmetry k ~ Normal(0, 1)) separates
+location from asymmetry: changing k bends the walls but moves neither the minimum nor the
+curvature there. With the default Student-t likelihood, the diverged runs stay in the data
+(its fitted nu falls to about 1). Mixture likelihoods with an explicit divergence component
+made this posterior bimodal in our checks (a steeper basin that calls the worst healthy runs
+"diverged" competes with the true one), so none is offered.
 
 Priors are stated on lr* and B* at the reference scale rather than on c0 and b0 (the
 values at N = D = 1): independent priors on c0 and an exponent would imply an uncertainty of

@@ -127,3 +127,30 @@ def _flatten(d: np.ndarray, plateau: float) -> np.ndarray:
     if plateau == 0.0:
         return d
     return np.sign(d) * (np.sqrt(d**2 + plateau**2) - plateau)
+
+
+def simulate_steps_to_target(
+    truth: dict | None = None,
+    *,
+    losses: tuple[float, ...] = (2.4, 2.7, 3.0, 3.3, 3.6),
+    n_batch: int = 10,
+    batch_range: tuple[float, float] = (2.0**16, 2.0**25),
+    noise: float = 0.03,
+    seed: int = 0,
+) -> Zoo:
+    """Steps-to-target runs for the critical-batch law (bayeslaws.critical_batch.CRITICAL_BATCH):
+    for each target loss [nats] and batch size [tokens, log-spaced], the optimiser steps
+    S = S_min(L) (1 + B_crit(L) / B) times log-normal noise of sd ``noise``. The default truth
+    is Kaplan et al. 2020: S_c = 2.1e3, alpha_S = 0.76, B_star = 2e8 tokens, alpha_B = 0.21.
+    Returns a Zoo with columns run_id, batch_size, loss, step."""
+    from .critical_batch import CRITICAL_BATCH
+
+    truth = dict(truth or {"S_c": 2.1e3, "alpha_S": 0.76, "B_star": 2e8, "alpha_B": 0.21})
+    rng = np.random.default_rng(seed)
+    grid = pd.MultiIndex.from_product([losses, np.geomspace(*batch_range, n_batch)], names=["loss", "batch_size"])
+    runs = grid.to_frame(index=False)
+    runs.insert(0, "run_id", np.arange(len(runs)))
+    steps = true_loss(CRITICAL_BATCH, truth, runs)  # the law's response here is steps
+    runs["step"] = steps * np.exp(noise * rng.standard_normal(len(runs)))
+    design = {"losses": list(losses), "n_batch": n_batch, "batch_range": list(batch_range), "noise": noise, "seed": seed}
+    return Zoo(runs, truth, design)
