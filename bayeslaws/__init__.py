@@ -19,7 +19,9 @@ from .laws import REGISTRY as LAWS
 from .laws import Law, get_law
 from .links import LINKS, Link, get_link
 from .many import ManyFits, fit_many
+from .penalties import Penalty
 from .simulate import Zoo, simulate
+from .simulate_sweeps import simulate_sweep
 from .storage import load_fit
 
 __version__ = "0.1.0"
@@ -33,6 +35,7 @@ __all__ = [
     "LinkFit",
     "ManyFits",
     "Law",
+    "Penalty",
     "RunTable",
     "RunTableError",
     "Zoo",
@@ -48,4 +51,5 @@ __all__ = [
     "set_compile_cache",
     "datasets",
     "simulate",
+    "simulate_sweep",
 ]

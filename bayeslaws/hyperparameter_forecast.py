@@ -14,9 +14,6 @@ import pandas as pd
 
 from .penalties import Penalty, log_optima, penalty_value
 
-OPTIMUM_COLUMNS = {"lr": "lr", "batch_size": "batch_size"}
-
-
 def _params(penalty: Penalty, draws: Mapping[str, np.ndarray]) -> dict:
     """The penalty's parameters as (S, 1) arrays, with logs of the reference optima."""
     params = {k: np.asarray(draws[k], np.float64)[:, None] for k in penalty.priors}

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Callable, Mapping
+from typing import Mapping
 
 import jax.numpy as jnp
 import numpy as np
@@ -57,9 +57,6 @@ HYPERPARAMETERS = ("lr", "batch_size")
 BASINS = ("quadratic", "linex")
 FORMS = ("multiplicative", "additive")
 LINEX_SERIES_BELOW = 0.1  # |k d| under which (e^x - 1 - x)/x^2 uses its Taylor series (float32-safe)
-
-Priors = Mapping[str, Callable[[], dist.Distribution]]
-
 
 def _default_priors() -> dict:
     """Weakly informative: lr* and B* within about 1.5 decades, exponents of either sign."""

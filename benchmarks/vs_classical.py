@@ -16,12 +16,15 @@ bayeslaws: ``bl.fit(runs, progress=False)`` (4 chains x 1000 warmup + 1000 draws
 from ``fit.summary(ci_prob=0.9)`` columns q05, q95. A warm-up fit on another zoo of the same
 shape is done (and reported) first, so the per-zoo times exclude compilation.
 
-Reports per method: mean wall time per zoo (classical also split into grid and bootstrap),
-coverage of the 5 true parameters pooled over zoos and per parameter (nominal 0.90; with K
+Reports per method: mean and median wall time per zoo (classical also split into grid and
+bootstrap), coverage of the 5 true parameters pooled over zoos and per parameter (nominal 0.90; with K
 zoos each per-parameter share has a binomial standard error of about sqrt(0.09 / K)), the
-median interval width relative to the truth, and the wall-time ratio. Nothing is asserted.
+median interval width relative to the truth, and the wall-time ratio (of the means). The
+classical loop (many tiny NumPy/scipy calls) slowed down far more than the JAX sampler when the
+machine was shared: on a quiet 2-core machine it took about 12 s per zoo (grid 8.5 s, bootstrap
+3.5 s), under load 25-290 s. Nothing is asserted.
 
-    python benchmarks/vs_classical.py                # K = 20 zoos (about 5 minutes on 2 cores)
+    python benchmarks/vs_classical.py                # K = 20 zoos (about 5 min on a quiet 2-core machine)
     python benchmarks/vs_classical.py --quick        # K = 3 zoos
     python benchmarks/vs_classical.py --zoos 50 --bootstrap 1000
 """
@@ -154,8 +157,8 @@ def main() -> None:
     print(f"{k} zoos of {len(zoos[0].runs)} runs; classical: 4,500-start grid + {args.bootstrap} bootstrap "
           f"refits x {BOOT_GRID_STARTS + 1} starts; bayeslaws: 4 chains x (1000 + 1000), first-fit "
           f"(compile) warm-up {warmup_seconds:.1f} s not counted")
-    header = (f"{'method':10s} {'s / zoo':>8s} {'coverage':>8s} " + " ".join(f"{p:>6s}" for p in PARAMS)
-              + "  " + " ".join(f"{'w/' + p:>8s}" for p in PARAMS))
+    header = (f"{'method':10s} {'s / zoo':>8s} {'median s':>8s} {'coverage':>8s} "
+              + " ".join(f"{p:>6s}" for p in PARAMS) + "  " + " ".join(f"{'w/' + p:>8s}" for p in PARAMS))
     print(header)
     print("-" * len(header))
     mean_seconds = {}
@@ -163,7 +166,8 @@ def main() -> None:
         hits = np.array([[r["intervals"][p][0] <= truth[p] <= r["intervals"][p][1] for p in PARAMS] for r in rows])
         widths = [np.median([(r["intervals"][p][1] - r["intervals"][p][0]) / truth[p] for r in rows]) for p in PARAMS]
         mean_seconds[name] = np.mean([r["seconds"] for r in rows])
-        print(f"{name:10s} {mean_seconds[name]:8.2f} {hits.mean():8.2f} "
+        median_seconds = np.median([r["seconds"] for r in rows])
+        print(f"{name:10s} {mean_seconds[name]:8.2f} {median_seconds:8.2f} {hits.mean():8.2f} "
               + " ".join(f"{x:6.2f}" for x in hits.mean(axis=0))
               + "  " + " ".join(f"{w:8.3f}" for w in widths))
     print("coverage: share of 90% intervals holding the true value (pooled, then per parameter); "
