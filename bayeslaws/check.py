@@ -94,7 +94,11 @@ def _ranks_and_coverage(fits: ManyFits, truth: pd.DataFrame):
         rows.append(pd.DataFrame({"simulation": np.arange(len(fits)), "parameter": name, "rank": rank,
                                   "truth": true[:, 0]}))
     ranks = pd.concat(rows, ignore_index=True)
+    return ranks, interval_coverage(ranks)
+
+
+def interval_coverage(ranks: pd.DataFrame) -> pd.DataFrame:
+    """Per parameter, the share of simulations whose central 50% and 90% intervals hold the truth."""
     inside = lambda r, level: (r >= (1 - level) / 2) & (r <= (1 + level) / 2)  # noqa: E731
-    coverage = ranks.groupby("parameter", sort=False)["rank"].agg(
+    return ranks.groupby("parameter", sort=False)["rank"].agg(
         coverage_50=lambda r: inside(r, 0.5).mean(), coverage_90=lambda r: inside(r, 0.9).mean())
-    return ranks, coverage

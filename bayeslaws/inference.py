@@ -8,7 +8,10 @@ compiled code across processes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Callable
 
@@ -29,12 +32,13 @@ class SamplerSettings:
     """NUTS settings.
 
     dense_mass: a full mass matrix (cheap for a handful of parameters).
-    init: "prior" (default) starts each chain at a prior draw with the identity and adapts
-        the mass matrix in windows (NumPyro's scheme; robust). "laplace" starts at a draw from
-        the Laplace approximation and keeps its covariance as the inverse mass matrix, so warmup
-        only tunes the step size (bayeslaws.laplace): on 240-run Chinchilla zoos it halves the
-        leapfrog steps per draw and warmup cost, but on small or non-Gaussian posteriors (5-11
-        runs) it hit the tree-depth limit, so it is opt-in.
+    init: "prior" (default) starts each chain at a prior draw with the identity as inverse mass
+        matrix (NumPyro's scheme). "laplace" starts each chain at a draw from the Laplace
+        approximation (bayeslaws.laplace) and its covariance as the first inverse mass matrix:
+        the first warmup iterations then build short trees instead of hundreds of steps.
+    adapt_mass: adapt the mass matrix in windows during warmup (default). False keeps the
+        starting one (only sensible with init="laplace"; fit_many's fast path): warmup then only
+        tunes the step size, but a poor Laplace fit (small or non-Gaussian posteriors) stays poor.
     """
 
     chains: int = 4
@@ -44,6 +48,7 @@ class SamplerSettings:
     target_accept: float = 0.8
     max_tree_depth: int = 10
     init: str = "prior"
+    adapt_mass: bool = True
 
 
 def _latent_sites(model, data, rng_key) -> dict:
@@ -57,7 +62,7 @@ def _latent_sites(model, data, rng_key) -> dict:
 
 
 def _one_chain(rng_key, data, z0, inverse_mass, *, model, settings: SamplerSettings):
-    """Warmup and draws of one chain from z0; inverse_mass None means adapt it in windows."""
+    """Warmup and draws of one chain from z0; inverse_mass None starts from the identity."""
     init_kernel, sample_kernel = hmc(
         potential_fn_gen=lambda d: partial(_potential, model, d), algo="NUTS"
     )
@@ -65,7 +70,7 @@ def _one_chain(rng_key, data, z0, inverse_mass, *, model, settings: SamplerSetti
         z0,
         settings.warmup,
         inverse_mass_matrix=inverse_mass,
-        adapt_mass_matrix=inverse_mass is None,
+        adapt_mass_matrix=settings.adapt_mass or inverse_mass is None,
         find_heuristic_step_size=inverse_mass is not None,
         dense_mass=settings.dense_mass,
         target_accept_prob=settings.target_accept,
@@ -124,6 +129,7 @@ def _sample_many(rng_keys, stacked_data, *, model, settings):
 
 
 _COMPILED: dict = {}
+_COMPILING = threading.Lock()  # threads of fit_many share one compilation
 
 
 def _shapes(data) -> str:
@@ -140,15 +146,16 @@ def compiled_sampler(model: Callable, model_key, settings: SamplerSettings, data
     """
     shapes = _shapes(data)
     key = (model_key, settings, shapes, many)
-    if key not in _COMPILED:
-        compile_cache.enable_default()
-        program = _sample_many if many else _sample_and_transform
-        jitted = jax.jit(partial(program, model=model, settings=settings))
-        if export_id is not None:
+    with _COMPILING:
+        if key not in _COMPILED:
+            compile_cache.enable_default()
+            program = _sample_many if many else _sample_and_transform
+            jitted = jax.jit(partial(program, model=model, settings=settings))
             batch = np.shape(data["mask"])[:-1]
             example = (jnp.zeros(batch + (settings.chains, 2), jnp.uint32), data)
-            jitted = compile_cache.load_or_export(jitted, example, f"{export_id}|{settings}|{shapes}|{many}")
-        _COMPILED[key] = jitted
+            if export_id is not None:
+                jitted = compile_cache.load_or_export(jitted, example, f"{export_id}|{settings}|{shapes}|{many}")
+            _COMPILED[key] = jitted.lower(*example).compile()
     return _COMPILED[key]
 
 
@@ -156,17 +163,41 @@ def _to_numpy(tree: dict) -> dict:
     return {k: np.asarray(v) for k, v in tree.items()}
 
 
-def sample(model, model_key, data: dict, settings: SamplerSettings, seed: int, export_id: str | None = None):
+def sample(model, model_key, data: dict, settings: SamplerSettings, seed: int, export_id: str | None = None,
+           threads: int | None = None):
     """Run NUTS; returns NumPy dicts (posterior draws incl. centred sites, sample stats,
-    pointwise log-likelihood), each array shaped (chains, draws, ...)."""
-    sampler = compiled_sampler(model, model_key, settings, data, export_id)
-    constrained, stats, pointwise = sampler(_chain_keys(seed, settings.chains), data)
-    return _to_numpy(constrained), _to_numpy(stats), np.asarray(pointwise)
+    pointwise log-likelihood), each array shaped (chains, draws, ...).
+
+    threads: the chains are split into this many equal groups, each run by one compiled program
+    in its own thread (default on CPU: one group per core, as one program runs single-threaded
+    there; 1 on GPU). Chain i always gets the same PRNG key; with init="laplace" each group
+    shares the best mode of its own chains.
+    """
+    groups = _chain_groups(settings.chains, threads)
+    part = replace(settings, chains=settings.chains // groups)
+    sampler = compiled_sampler(model, model_key, part, data, export_id)
+    keys = np.asarray(_chain_keys(seed, settings.chains)).reshape(groups, part.chains, -1)
+    if groups == 1:
+        results = [sampler(keys[0], data)]
+    else:
+        with ThreadPoolExecutor(groups) as pool:
+            results = list(pool.map(lambda k: sampler(k, data), keys))
+    constrained, stats = ({k: np.concatenate([np.asarray(r[i][k]) for r in results]) for k in results[0][i]}
+                          for i in (0, 1))
+    return constrained, stats, np.concatenate([np.asarray(r[2]) for r in results])
+
+
+def _chain_groups(chains: int, threads: int | None) -> int:
+    """The largest divisor of chains not above threads (default: CPU cores on CPU, else 1)."""
+    if threads is None:
+        threads = (os.cpu_count() or 1) if jax.default_backend() == "cpu" else 1
+    return max(g for g in range(1, min(threads, chains) + 1) if chains % g == 0)
 
 
 def _chain_keys(seed: int, chains: int):
     """One PRNG key per chain. (Splitting one fit's chains across devices was tried: with two
-    CPU devices a fit took 5x longer, as NUTS's while loops synchronise every step.)"""
+    CPU devices a fit took 5x longer, as NUTS's while loops synchronise every step; threads,
+    one compiled program each, do not synchronise: see sample.)"""
     return jax.random.split(jax.random.PRNGKey(seed), chains)
 
 

@@ -58,7 +58,9 @@ def laplace_start(potential, z0s: dict, rng_keys):
     potential: function of a dict of unconstrained parameters. z0s: per-chain starting dicts
     (leading axis = chains) from which the mode is searched; the lowest mode found wins, and
     each chain starts at its own draw from Normal(mode, H^-1). If no search gives a usable mode
-    (finite, positive-definite Hessian), returns z0s and None (the caller adapts the mass).
+    (finite, positive-definite Hessian), returns z0s and the identity: with mass adaptation
+    that is NumPyro's default start; with a fixed mass the fit fails its checks (fit_many then
+    refits it with the robust scheme).
     """
     first = jax.tree.map(lambda x: x[0], z0s)
     _, unravel = ravel_pytree(first)

@@ -4,10 +4,12 @@ Backtests, leave-largest-scale-out comparisons and simulation-based calibration 
 of fits. All tables are padded to one shape, so one compiled program serves them all. Two ways
 to run it:
 
-* sequential (default on CPU): the program (chains vectorised) runs table after table. Each
-  fit starts from the Laplace approximation with its covariance as a fixed mass matrix (short
-  trees, short warmup); a fit that fails the convergence checks is refitted with the robust
-  prior start and windowed adaptation, and marked ``refit`` in ``diagnostics``.
+* sequential (default on CPU): the program (chains vectorised) runs table after table, in one
+  thread per CPU core (one program runs single-threaded on CPU). Each fit starts from the
+  Laplace approximation with its covariance as a fixed mass matrix (short trees, short warmup);
+  a fit that fails the convergence checks is tried once more with another seed (same program),
+  then refitted with the robust prior start and windowed adaptation, and marked ``refit`` in
+  ``diagnostics``.
 * vectorised (default on GPU): one program runs every table and chain at once, split across
   the devices JAX sees. On CPU this is slower: NUTS chains move in lockstep, so every fit waits
   for the deepest tree of any chain in the batch (20 zoos: 6 fits/min against about 200).
@@ -18,7 +20,9 @@ tables over workers.
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Sequence
@@ -36,6 +40,7 @@ from .model import bucket_size, make_model, model_data, resolve_priors
 # tune; with 240-run zoos 4 x 500 draws give bulk ESS well above 400 (benchmarks/many_fits.py).
 MANY_DEFAULTS = {"chains": 4, "warmup": 200, "draws": 500}
 FALLBACK = {"warmup": 1000, "draws": 500, "target_accept": 0.95}
+RETRY_SEED_OFFSET = 1_000_003  # the fast path's second try: a seed no other fit of the batch uses
 
 
 @dataclass
@@ -95,6 +100,7 @@ def fit_many(
     draws: int = MANY_DEFAULTS["draws"],
     seed: int = 0,
     executor=None,
+    threads: int | None = None,
     chunk_size: int = 100,
     vectorise: bool | None = None,
     warn: bool = True,
@@ -106,6 +112,9 @@ def fit_many(
     executor: None (this process) or an object with ``map(fn, *iterables)`` such as a
     concurrent.futures executor or Dask's ``client.get_executor()``; chunks of ``chunk_size``
     tables go to its workers. Warns once (ConvergenceWarning) if any fit is unconverged.
+    threads: without an executor, fits run in this many threads (default: one per CPU core;
+        one compiled program runs single-threaded on CPU, so 2 threads give 1.8x on 2 cores).
+        Fit i's draws do not depend on threads, executor or chunk_size.
     """
     law = get_law(law)
     runs = [t if isinstance(t, RunTable) else load_runs(t, required=()) for t in tables]
@@ -113,16 +122,24 @@ def fit_many(
         check_has_columns(table, law.covariates + (law.response,), f"law '{law.name}'")
         check_positive_columns(table, law.covariates + (law.response,))
         check_enough_runs(table, len(law.param_names), law.name)
-    settings = inference.SamplerSettings(chains=chains, warmup=warmup, draws=draws, target_accept=0.9, init="laplace")
+    settings = inference.SamplerSettings(chains=chains, warmup=warmup, draws=draws, target_accept=0.9,
+                                         init="laplace", adapt_mass=False)
     size = bucket_size(max(len(t) for t in runs))
-    chunks = [list(range(i, min(i + chunk_size, len(runs)))) for i in range(0, len(runs), chunk_size)]
     if vectorise is None:
         import jax
 
         vectorise = jax.default_backend() != "cpu"
+    if executor is None and not vectorise:
+        threads = min(threads or os.cpu_count() or 1, len(runs))
+        chunk_size = min(chunk_size, -(-len(runs) // threads))
+    chunks = [list(range(i, min(i + chunk_size, len(runs)))) for i in range(0, len(runs), chunk_size)]
     job = _ChunkJob(law, likelihood, priors, settings, size, seed, vectorise)
-    mapper = executor.map if executor is not None else map
-    results = list(mapper(job, [[runs[i] for i in chunk] for chunk in chunks], [c[0] for c in chunks]))
+    arguments = ([[runs[i] for i in chunk] for chunk in chunks], [c[0] for c in chunks])
+    if executor is not None:
+        results = list(executor.map(job, *arguments))
+    else:
+        with ThreadPoolExecutor(1 if vectorise else threads) as pool:
+            results = list(pool.map(job, *arguments))
     posterior = {k: np.concatenate([r[0][k] for r in results]) for k in results[0][0]}
     stats = {k: np.concatenate([r[1][k] for r in results]) for k in results[0][1]}
     result = ManyFits(law, likelihood, runs, posterior, stats, {**settings.__dict__, "seed": seed})
@@ -161,13 +178,15 @@ class _ChunkJob:
         return _stack([f[0] for f in fits]), {**_stack([f[1] for f in fits]), "refit": np.array([f[2] for f in fits])}
 
     def _one(self, model, key, export_id, data, seed):
-        """Fast Laplace-start fit; the robust prior-start scheme when it fails the checks."""
+        """Fast Laplace-start fit, tried twice (the second with another seed: no new compilation);
+        the robust prior-start scheme when both fail the checks."""
         names = list(self.law.param_names) + list(get_likelihood(self.likelihood).priors)
-        posterior, stats, _ = inference.sample(model, key, data, self.settings, seed, export_id)
-        if _converged(posterior, stats, names):
-            return posterior, stats, False
-        robust = replace(self.settings, init="prior", **FALLBACK)
-        posterior, stats, _ = inference.sample(model, key, data, robust, seed, export_id)
+        for attempt_seed in (seed, seed + RETRY_SEED_OFFSET):
+            posterior, stats, _ = inference.sample(model, key, data, self.settings, attempt_seed, export_id, threads=1)
+            if _converged(posterior, stats, names):
+                return posterior, stats, False
+        robust = replace(self.settings, init="prior", adapt_mass=True, **FALLBACK)
+        posterior, stats, _ = inference.sample(model, key, data, robust, seed, export_id, threads=1)
         # Keep the arrays stackable: the fallback's draws are thinned or tiled to the fast shape.
         take = np.linspace(0, robust.draws - 1, self.settings.draws).round().astype(int)
         return ({k: v[:, take] for k, v in posterior.items()}, {k: v[:, take] for k, v in stats.items()}, True)

@@ -20,7 +20,7 @@ from .laws.base import with_logs
 from .likelihoods import Likelihood
 from .penalties import Penalty, apply_penalty, penalty_data, penalty_value, sample_penalty_parameters
 
-SHAPE_BUCKETS = (16, 64, 256, 1024, 4096)
+SHAPE_BUCKETS = (16, 64, 256, 512, 1024, 2048, 4096)
 
 
 def resolve_priors(law: Law, likelihood: Likelihood, overrides: Mapping | None, penalty: Penalty | None = None) -> dict:

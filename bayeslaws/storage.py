@@ -19,6 +19,8 @@ def save_fit(fit, path) -> None:
     """Write posterior, stats, data, the full run table and metadata to one netCDF file."""
     tree = fit.tree.copy()
     tree["runs"] = xr.DataTree(_frame_to_dataset(fit.runs.frame))
+    if fit.link is not None:
+        tree["link"] = _link_to_tree(fit.link)
     tree.attrs = {
         "bayeslaws_format": FORMAT_VERSION,
         "law": fit.law.name,
@@ -40,7 +42,8 @@ def load_fit(path, law: Law | None = None):
     attrs = dict(tree.attrs)
     runs = _dataset_to_frame(tree["runs"].to_dataset())
     table = RunTable(runs, json.loads(attrs["source_columns"]), json.loads(attrs["run_metadata"]))
-    core = xr.DataTree.from_dict({f"/{name}": tree[name].to_dataset() for name in tree.children if name != "runs"})
+    core = xr.DataTree.from_dict({f"/{name}": tree[name].to_dataset() for name in tree.children
+                                  if name not in ("runs", "link")})
     settings = json.loads(attrs["settings"])
     return Fit(
         law=law or get_law(attrs["law"]),
@@ -50,7 +53,38 @@ def load_fit(path, law: Law | None = None):
         settings=settings,
         seconds=float(attrs["seconds"]),
         penalty=get_penalty(settings.get("penalty")),
+        link=_tree_to_link(tree["link"]) if "link" in tree.children else None,
     )
+
+
+def _link_to_tree(link_fit) -> xr.DataTree:
+    """An attached LinkFit as a group: its posterior groups, its runs, and JSON metadata."""
+    groups = {f"/{name}": link_fit.tree[name].to_dataset() for name in link_fit.tree.children}
+    group = xr.DataTree.from_dict({**groups, "/runs": _frame_to_dataset(link_fit.runs.frame)})
+    group.attrs = {
+        "link": link_fit.link.name,
+        "likelihood": link_fit.likelihood,
+        "metric": link_fit.metric,
+        "settings": json.dumps(link_fit.settings),
+        "seconds": float(link_fit.seconds),
+        "paired_with_loss": int(link_fit.paired_with_loss),
+        "source_columns": json.dumps(dict(link_fit.runs.source_columns)),
+        "run_metadata": json.dumps(dict(link_fit.runs.metadata)),
+    }
+    return group
+
+
+def _tree_to_link(group: xr.DataTree):
+    from .downstream import LinkFit
+    from .links import get_link
+
+    attrs = dict(group.attrs)
+    runs = RunTable(_dataset_to_frame(group["runs"].to_dataset()), json.loads(attrs["source_columns"]),
+                    json.loads(attrs["run_metadata"]))
+    core = xr.DataTree.from_dict({f"/{name}": group[name].to_dataset() for name in group.children if name != "runs"})
+    return LinkFit(link=get_link(str(attrs["link"])), likelihood=str(attrs["likelihood"]), metric=str(attrs["metric"]),
+                   tree=core, runs=runs, settings=json.loads(attrs["settings"]), seconds=float(attrs["seconds"]),
+                   paired_with_loss=bool(attrs["paired_with_loss"]))
 
 
 def _frame_to_dataset(frame: pd.DataFrame) -> xr.Dataset:

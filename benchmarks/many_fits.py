@@ -9,10 +9,8 @@
       - the same 100 zoos with ``executor=ProcessPoolExecutor(2)`` (spawn start method: JAX is
         multithreaded and should not be forked) and ``chunk_size=50``. This time INCLUDES the
         workers' start-up, imports, tracing and compiling the sampler in each worker (or loading
-        the XLA code from the JAX persistent cache that the in-process run has filled). With
-        this package version a plain ProcessPoolExecutor fails to pickle fit_many's job (the
-        Law's priors are lambdas); the script then reports the error and reruns through a thin
-        wrapper that ships the job with cloudpickle to the same kind of pool (as Dask does).
+        the XLA code from the JAX persistent cache that the in-process run has filled). The law
+        travels to the workers by name (Law.__reduce__).
     For each: the share of fits passing all checks (bulk ESS >= 400, R-hat <= 1.01, no
     divergences) and how many fits needed the fallback refit.
 (b) Wall time against the number of runs: ``bl.fit`` (defaults: 4 chains x (1000 warmup + 1000
@@ -42,30 +40,9 @@ import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from functools import partial
 
 # (n_budgets, runs_per_budget) for each zoo size.
 DESIGNS = {100: (5, 20), 1000: (10, 100), 10000: (20, 500)}
-
-
-def _call_pickled(payload: bytes, *args):
-    import cloudpickle
-
-    return cloudpickle.loads(payload)(*args)
-
-
-class CloudpickleExecutor:
-    """Wraps a concurrent.futures executor so that ``map``'s function travels by cloudpickle.
-
-    Only used when the plain executor fails to pickle fit_many's job (its Law holds lambdas)."""
-
-    def __init__(self, pool):
-        self.pool = pool
-
-    def map(self, fn, *iterables):
-        import cloudpickle
-
-        return self.pool.map(partial(_call_pickled, cloudpickle.dumps(fn)), *iterables)
 
 
 def many_row(name: str, seconds: float, result) -> str:
@@ -90,18 +67,10 @@ def part_a(bl, n_zoos: int) -> None:
         local_seconds = time.perf_counter() - started
 
         spawn = multiprocessing.get_context("spawn")
-        pool_error, pool_name = None, "ProcessPoolExecutor(2), chunk 50 (incl. start)"
+        pool_name = "ProcessPoolExecutor(2), chunk 50 (incl. start)"
         started = time.perf_counter()
-        try:
-            with ProcessPoolExecutor(2, mp_context=spawn) as pool:
-                pooled = bl.fit_many(tables, law="chinchilla", seed=0, executor=pool, chunk_size=50)
-        except Exception as error:  # noqa: BLE001  reported below, then retried through cloudpickle
-            pool_error = f"{type(error).__name__}: {error}"
-            pool_name = "ProcessPoolExecutor(2) via cloudpickle shim"
-            started = time.perf_counter()
-            with ProcessPoolExecutor(2, mp_context=spawn) as pool:
-                pooled = bl.fit_many(tables, law="chinchilla", seed=0, executor=CloudpickleExecutor(pool),
-                                     chunk_size=50)
+        with ProcessPoolExecutor(2, mp_context=spawn) as pool:
+            pooled = bl.fit_many(tables, law="chinchilla", seed=0, executor=pool, chunk_size=50)
         pool_seconds = time.perf_counter() - started
 
     print(f"(a) fit_many, Chinchilla, {n_zoos} zoos x 240 runs, defaults (4 chains x (200 + 500), Laplace start)")
@@ -115,9 +84,6 @@ def part_a(bl, n_zoos: int) -> None:
           "R-hat <= 1.01, no divergences; 'diverged' = fits with any divergence")
     print("the pool time includes starting 2 workers, their imports, and each worker tracing the sampler "
           "and compiling it (or loading it from the JAX persistent cache that the in-process run filled)")
-    if pool_error:
-        print(f"NOTE: a plain ProcessPoolExecutor failed in fit_many ({pool_error[:160]}); the row above "
-              "sends fit_many's job to the same kind of pool with cloudpickle instead")
     print()
 
 

@@ -9,7 +9,7 @@ Simulates the Step-Law-like sweep (5 sizes 2e8-1e9 non-embedding parameters, 10 
   3. fits the plain law to all runs and to the best run per (N, D) cell, and prints the three
      relative errors of the loss forecast at 10x the largest cell's compute.
 
-    python benchmarks/penalised_sweep.py [--warmup 500] [--draws 500] [--target-accept 0.8] [--seed 0] [--skip-value]
+    python benchmarks/penalised_sweep.py [--warmup 500] [--draws 500] [--target-accept 0.8] [--seed 0] [--init laplace] [--skip-value]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--max-tree-depth", type=int, default=10)
     parser.add_argument("--target-accept", type=float, default=0.8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", choices=("prior", "laplace"), default="laplace")
     parser.add_argument("--skip-value", action="store_true", help="skip the value-of-penalty fits")
     args = parser.parse_args()
 
@@ -42,7 +43,7 @@ def main() -> None:
     runs = zoo.runs.drop(columns=["diverged"])
     print(f"sweep: {len(runs)} runs, {zoo.design['diverged_fraction']:.1%} diverged (kept), truth k_lr = {zoo.truth['k_lr']}")
     sampler = {"chains": 4, "warmup": args.warmup, "draws": args.draws, "max_tree_depth": args.max_tree_depth,
-               "target_accept": args.target_accept,
+               "target_accept": args.target_accept, "init": args.init,
                "seed": args.seed, "progress": False}
     warnings.simplefilter("always")
 

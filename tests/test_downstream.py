@@ -201,6 +201,20 @@ def test_two_stage_pairs_each_loss_draw_with_one_link_draw(gadre):
     assert per_draw["err_avg17_pred"].shape == (4000, 1)
 
 
+def test_saved_fit_keeps_its_link(gadre, tmp_path):
+    attached = gadre["loss_fit"].with_link(gadre["links"]["err_avg17"])
+    attached.save(tmp_path / "fit.nc")
+    loaded = bl.load_fit(tmp_path / "fit.nc")
+    assert loaded.link is not None and loaded.link.link is attached.link.link
+    assert (loaded.link.metric, loaded.link.likelihood, loaded.link.settings) == (
+        attached.link.metric, attached.link.likelihood, attached.link.settings)
+    for name, values in attached.link.draws().items():
+        np.testing.assert_array_equal(loaded.link.draws()[name], values)
+    pd.testing.assert_frame_equal(loaded.link.runs.frame, attached.link.runs.frame)
+    targets = {"N": np.array([1.44e9]), "D": np.array([9.2e11])}
+    pd.testing.assert_frame_equal(loaded.predict(**targets), attached.predict(**targets))
+
+
 def test_gadre_joint_error_forecast(gadre):
     """Joint: law and link in one model; the 6 error runs see the law's loss, so the 1.4B M=20
     run's error also informs the law. Seeds 0-1: 17-task medians +3.5 % and -0.05 to -0.2 %

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from bayeslaws import forecast
-from bayeslaws.laws import get_law
+from bayeslaws.laws import REGISTRY, get_law
 
 ROUNDED = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 UNROUNDED = {"E": np.exp(0.5267228), "A": np.exp(6.0073404), "B": np.exp(6.0179186), "alpha": 0.33917084, "beta": 0.2849083}
@@ -79,3 +79,12 @@ def test_laws_broadcast_draws_against_targets():
 def test_unknown_law_lists_known_ones():
     with pytest.raises(ValueError, match="unknown law 'chinchila'; known laws: .*'chinchilla'"):
         get_law("chinchila")
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_registered_law_travels_to_other_processes_by_name(name):
+    # Executors (ProcessPoolExecutor, Dask with processes) pickle fit_many's job; the priors are
+    # lambdas, so a registered law is sent by name and arrives as the registry's own object.
+    import pickle
+
+    assert pickle.loads(pickle.dumps(REGISTRY[name])) is REGISTRY[name]

@@ -56,6 +56,18 @@ class Law:
     def __repr__(self) -> str:
         return f"Law({self.name!r}: {self.formula})"
 
+    def __reduce__(self):
+        """A registered law travels to executor workers by name (its priors are lambdas) and
+        arrives as the worker's own registry object, so compiled samplers there are reused.
+        Other laws travel field by field (their functions need cloudpickle, as Dask uses)."""
+        from . import REGISTRY, get_law
+
+        if REGISTRY.get(self.name) is self:
+            return get_law, (self.name,)
+        fields = (self.name, self.covariates, dict(self.priors), self.log_loss, self.formula,
+                  dict(self.centring), self.compute_optimal, self.response)
+        return Law, fields
+
 
 def log_sum_exp(*terms: jnp.ndarray) -> jnp.ndarray:
     """log(sum(exp(term))) over the given terms, broadcasting them against each other."""
