@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Sequence
@@ -129,17 +130,14 @@ def fit_many(
         import jax
 
         vectorise = jax.default_backend() != "cpu"
-    if executor is None and not vectorise:
-        threads = min(threads or os.cpu_count() or 1, len(runs))
+    if executor is None:
+        threads = 1 if vectorise else min(threads or os.cpu_count() or 1, len(runs))
         chunk_size = min(chunk_size, -(-len(runs) // threads))
     chunks = [list(range(i, min(i + chunk_size, len(runs)))) for i in range(0, len(runs), chunk_size)]
     job = _ChunkJob(law, likelihood, priors, settings, size, seed, vectorise)
     arguments = ([[runs[i] for i in chunk] for chunk in chunks], [c[0] for c in chunks])
-    if executor is not None:
-        results = list(executor.map(job, *arguments))
-    else:
-        with ThreadPoolExecutor(1 if vectorise else threads) as pool:
-            results = list(pool.map(job, *arguments))
+    with ThreadPoolExecutor(threads) if executor is None else nullcontext(executor) as pool:
+        results = list(pool.map(job, *arguments))
     posterior = {k: np.concatenate([r[0][k] for r in results]) for k in results[0][0]}
     stats = {k: np.concatenate([r[1][k] for r in results]) for k in results[0][1]}
     result = ManyFits(law, likelihood, runs, posterior, stats, {**settings.__dict__, "seed": seed})

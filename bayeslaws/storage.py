@@ -27,8 +27,7 @@ def save_fit(fit, path) -> None:
         "likelihood": fit.likelihood,
         "settings": json.dumps(fit.settings),
         "seconds": float(fit.seconds),
-        "source_columns": json.dumps(dict(fit.runs.source_columns)),
-        "run_metadata": json.dumps(dict(fit.runs.metadata)),
+        **_table_attrs(fit.runs),
     }
     tree.to_netcdf(path, engine="h5netcdf")
 
@@ -40,16 +39,12 @@ def load_fit(path, law: Law | None = None):
     with xr.open_datatree(path, engine="h5netcdf") as stored:
         tree = stored.load()
     attrs = dict(tree.attrs)
-    runs = _dataset_to_frame(tree["runs"].to_dataset())
-    table = RunTable(runs, json.loads(attrs["source_columns"]), json.loads(attrs["run_metadata"]))
-    core = xr.DataTree.from_dict({f"/{name}": tree[name].to_dataset() for name in tree.children
-                                  if name not in ("runs", "link")})
     settings = json.loads(attrs["settings"])
     return Fit(
         law=law or get_law(attrs["law"]),
         likelihood=str(attrs["likelihood"]),
-        tree=core,
-        runs=table,
+        tree=_groups_except(tree, ("runs", "link")),
+        runs=_stored_table(tree),
         settings=settings,
         seconds=float(attrs["seconds"]),
         penalty=get_penalty(settings.get("penalty")),
@@ -68,8 +63,7 @@ def _link_to_tree(link_fit) -> xr.DataTree:
         "settings": json.dumps(link_fit.settings),
         "seconds": float(link_fit.seconds),
         "paired_with_loss": int(link_fit.paired_with_loss),
-        "source_columns": json.dumps(dict(link_fit.runs.source_columns)),
-        "run_metadata": json.dumps(dict(link_fit.runs.metadata)),
+        **_table_attrs(link_fit.runs),
     }
     return group
 
@@ -79,12 +73,26 @@ def _tree_to_link(group: xr.DataTree):
     from .links import get_link
 
     attrs = dict(group.attrs)
-    runs = RunTable(_dataset_to_frame(group["runs"].to_dataset()), json.loads(attrs["source_columns"]),
-                    json.loads(attrs["run_metadata"]))
-    core = xr.DataTree.from_dict({f"/{name}": group[name].to_dataset() for name in group.children if name != "runs"})
     return LinkFit(link=get_link(str(attrs["link"])), likelihood=str(attrs["likelihood"]), metric=str(attrs["metric"]),
-                   tree=core, runs=runs, settings=json.loads(attrs["settings"]), seconds=float(attrs["seconds"]),
+                   tree=_groups_except(group, ("runs",)), runs=_stored_table(group),
+                   settings=json.loads(attrs["settings"]), seconds=float(attrs["seconds"]),
                    paired_with_loss=bool(attrs["paired_with_loss"]))
+
+
+def _table_attrs(table: RunTable) -> dict:
+    """A run table's source columns and metadata as JSON attributes (its rows go in a "runs" group)."""
+    return {"source_columns": json.dumps(dict(table.source_columns)), "run_metadata": json.dumps(dict(table.metadata))}
+
+
+def _stored_table(group: xr.DataTree) -> RunTable:
+    """The run table stored in group's "runs" child and attributes (see _table_attrs)."""
+    return RunTable(_dataset_to_frame(group["runs"].to_dataset()), json.loads(group.attrs["source_columns"]),
+                    json.loads(group.attrs["run_metadata"]))
+
+
+def _groups_except(group: xr.DataTree, skip: tuple[str, ...]) -> xr.DataTree:
+    """A new tree of group's children, without those named in skip."""
+    return xr.DataTree.from_dict({f"/{name}": group[name].to_dataset() for name in group.children if name not in skip})
 
 
 def _frame_to_dataset(frame: pd.DataFrame) -> xr.Dataset:
