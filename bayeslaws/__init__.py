@@ -3,53 +3,59 @@
     runs = bl.load_runs("runs.csv", columns={"N": "params", "D": "tokens", "loss": "val_loss"})
     fit = bl.fit(runs, law="chinchilla")
     fit.predict(N=70e9, D=1.4e12); fit.compute_optimal(C=5.76e23); fit.plot()
+
+The public names below are imported on first use, so ``import bayeslaws`` stays light.
 """
 
-# NumPyro's package must initialise before its submodules are imported piecemeal below;
-# otherwise numpyro.factor fails inside the sampler (found on numpyro 0.22).
-import numpyro  # noqa: F401, I001
-
-from . import datasets
-from .compile_cache import set_compile_cache
-from .data import RunTable, RunTableError, load_runs
-from .diagnostics import ConvergenceWarning
-from .downstream import LinkFit, error_draws, fit_joint, fit_link
-from .fit import Fit, fit
-from .laws import REGISTRY as LAWS
-from .laws import Law, get_law
-from .links import LINKS, Link, get_link
-from .many import ManyFits, fit_many
-from .penalties import Penalty
-from .simulate import Zoo, simulate
-from .simulate_sweeps import simulate_sweep
-from .storage import load_fit
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ConvergenceWarning",
-    "Fit",
-    "LAWS",
-    "LINKS",
-    "Link",
-    "LinkFit",
-    "ManyFits",
-    "Law",
-    "Penalty",
-    "RunTable",
-    "RunTableError",
-    "Zoo",
-    "error_draws",
-    "fit",
-    "fit_joint",
-    "fit_link",
-    "fit_many",
-    "get_law",
-    "get_link",
-    "load_fit",
-    "load_runs",
-    "set_compile_cache",
-    "datasets",
-    "simulate",
-    "simulate_sweep",
-]
+# public name -> (module, attribute); attribute None: the module itself
+_PUBLIC = {
+    "ConvergenceWarning": ("bayeslaws.inference.diagnostics", "ConvergenceWarning"),
+    "Fit": ("bayeslaws.results.fit", "Fit"),
+    "LAWS": ("bayeslaws.laws", "REGISTRY"),
+    "LINKS": ("bayeslaws.links", "LINKS"),
+    "Law": ("bayeslaws.laws", "Law"),
+    "Link": ("bayeslaws.links", "Link"),
+    "LinkFit": ("bayeslaws.results.fit", "LinkFit"),
+    "ManyFits": ("bayeslaws.inference.many", "ManyFits"),
+    "ModelSpec": ("bayeslaws.model", "ModelSpec"),
+    "Penalty": ("bayeslaws.terms.penalty", "Penalty"),
+    "RunTable": ("bayeslaws.data", "RunTable"),
+    "RunTableError": ("bayeslaws.data", "RunTableError"),
+    "TERMS": ("bayeslaws.terms", "TERMS"),
+    "Term": ("bayeslaws.model", "Term"),
+    "Zoo": ("bayeslaws.synthetic", "Zoo"),
+    "critical_batch": ("bayeslaws.laws.critical_batch", None),
+    "datasets": ("bayeslaws.datasets", None),
+    "error_draws": ("bayeslaws.results.fit", "error_draws"),
+    "fit": ("bayeslaws.results.fitting", "fit"),
+    "fit_joint": ("bayeslaws.results.fitting", "fit_joint"),
+    "fit_link": ("bayeslaws.results.fitting", "fit_link"),
+    "fit_many": ("bayeslaws.inference.many", "fit_many"),
+    "get_law": ("bayeslaws.laws", "get_law"),
+    "get_link": ("bayeslaws.links", "get_link"),
+    "load_fit": ("bayeslaws.results.storage", "load_fit"),
+    "load_runs": ("bayeslaws.data", "load_runs"),
+    "sbc": ("bayeslaws.inference.sbc", "sbc"),
+    "set_compile_cache": ("bayeslaws.inference.compile_cache", "set_compile_cache"),
+    "simulate": ("bayeslaws.synthetic", "simulate"),
+    "simulate_sweep": ("bayeslaws.synthetic", "simulate_sweep"),
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'bayeslaws' has no attribute {name!r}")
+    module, attribute = _PUBLIC[name]
+    value = import_module(module) if attribute is None else getattr(import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__ + ["__version__"]

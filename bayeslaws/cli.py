@@ -111,7 +111,7 @@ def _link_runs(args, runs):
     """The runs for --link (validated before any sampling), or None without --link: the rows of
     --link-csv (read with the same --columns), else of the fitted CSV, that have --metric."""
     import bayeslaws as bl
-    from bayeslaws.downstream import error_runs
+    from bayeslaws.terms.link import error_runs, make_link_term
 
     if args.link is None:
         if args.metric or args.link_csv:
@@ -123,7 +123,9 @@ def _link_runs(args, runs):
     if link.input != "loss":
         raise ValueError(f"--link needs a link on the loss (e.g. gadre); '{link.name}' reads {link.input}")
     table = bl.load_runs(args.link_csv, columns=args.columns, required=("loss",)) if args.link_csv else runs
-    return error_runs(table, link, args.metric)
+    evaluated = error_runs(table, link, args.metric)
+    make_link_term(link, "beta", args.metric).check({"runs": evaluated})
+    return evaluated
 
 
 def fit_report(result, targets: list[dict[str, float]]) -> dict:
@@ -179,7 +181,7 @@ def _demo_command(args) -> int:
 
     matplotlib.use("Agg")
     import bayeslaws as bl
-    from bayeslaws.bundled_data import load_default_zoo
+    from bayeslaws.synthetic.bundled import load_default_zoo
 
     runs, info = load_default_zoo()
     print(f"bayeslaws demo: {info['description']}", file=sys.stderr)

@@ -34,9 +34,9 @@ def main() -> None:
 
     started = time.perf_counter()
     import bayeslaws as bl
-    from bayeslaws.penalties import Penalty
-    from bayeslaws.penalty_value_study import best_run_per_cell, forecast_errors, scale_up_target
-    from bayeslaws.simulate_sweeps import simulate_sweep
+    from bayeslaws.terms.penalty import Penalty
+    from penalty_value_study import best_run_per_cell, forecast_errors, scale_up_target
+    from bayeslaws.synthetic.sweeps import simulate_sweep
 
     print(f"imports {time.perf_counter() - started:.1f} s")
     zoo = simulate_sweep(basin="linex", seed=args.seed)

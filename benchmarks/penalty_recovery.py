@@ -47,9 +47,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import bayeslaws as bl
-    from bayeslaws.penalties import Penalty
-    from bayeslaws.penalty_value_study import best_run_per_cell, forecast_errors, scale_up_target
-    from bayeslaws.simulate_sweeps import simulate_sweep
+    from bayeslaws.terms.penalty import Penalty
+    from penalty_value_study import best_run_per_cell, forecast_errors, scale_up_target
+    from bayeslaws.synthetic.sweeps import simulate_sweep
 
     warnings.simplefilter("ignore", bl.ConvergenceWarning)
     sampler = {"chains": 4, "warmup": args.warmup, "draws": args.draws, "likelihood": args.likelihood, "progress": False}

@@ -1,6 +1,6 @@
 """Benchmark: simulation-based calibration of the Chinchilla law (issue 4).
 
-``bl.check.sbc("chinchilla", n=...)``: n parameter sets drawn from the default priors, a 240-run
+``bl.sbc("chinchilla", n=...)``: n parameter sets drawn from the default priors, a 240-run
 isoFLOP zoo simulated from each (8 budgets x 30 sizes, the generative model of the fit), each
 fitted with ``fit_many`` at its defaults. Prints the 50 % and 90 % interval coverage per
 parameter (nominal 0.50 and 0.90; with n = 100 a calibrated 90 % coverage lies in 0.84-0.96 with
@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import bayeslaws as bl
-    from bayeslaws.check import interval_coverage, sbc
+    from bayeslaws.inference.sbc import interval_coverage, sbc
 
     started = time.perf_counter()
     with warnings.catch_warnings():

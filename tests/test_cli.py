@@ -74,7 +74,7 @@ def test_demo_writes_its_plot(tmp_path, capsys):
 
 
 def test_bundled_zoo_is_exactly_what_its_command_makes(tmp_path):
-    from bayeslaws.bundled_data import NAME, default_zoo_files, write_default_zoo
+    from bayeslaws.synthetic.bundled import NAME, default_zoo_files, write_default_zoo
 
     csv, meta = default_zoo_files()
     write_default_zoo(tmp_path)

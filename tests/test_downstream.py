@@ -19,7 +19,7 @@ import pytest
 
 import bayeslaws as bl
 from bayeslaws.cli import main
-from bayeslaws.downstream import error_draws, paired_draws
+from bayeslaws.results.fit import error_draws, paired_draws
 from bayeslaws.links.chance import OBSSCALING_CHANCE_ERROR
 from bayeslaws.links.likelihoods import get_error_likelihood
 

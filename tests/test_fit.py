@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 import bayeslaws as bl
-from bayeslaws.simulate import true_loss
+from bayeslaws.synthetic import true_loss
 
 FAST = {"chains": 4, "warmup": 500, "draws": 500, "progress": False}
 SEEDS = range(5)
@@ -115,7 +115,7 @@ def test_too_few_draws_warn_with_advice():
 
 
 def test_converged_fit_does_not_warn(recovery_fits):
-    from bayeslaws.diagnostics import warn_if_unconverged
+    from bayeslaws.inference.diagnostics import warn_if_unconverged
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -161,21 +161,17 @@ def test_chains_split_over_threads_sample_the_same_posterior():
     # On CPU one compiled program runs single-threaded, so sample() splits the chains into one
     # group per core. Each chain keeps its own key: the groups must not repeat each other, and
     # the posterior must match the one from all chains in one program.
-    from bayeslaws import inference
     from bayeslaws.data import load_runs
-    from bayeslaws.fit import _priors_key
-    from bayeslaws.laws import get_law
-    from bayeslaws.likelihoods import get_likelihood
-    from bayeslaws.model import make_model, model_data, resolve_priors
+    from bayeslaws.inference import nuts
+    from bayeslaws.model import ModelSpec, get_likelihood
 
-    law, lik = get_law("chinchilla"), get_likelihood("student_t")
-    priors = resolve_priors(law, lik, None)
-    model = make_model(law, lik, priors)
-    data = model_data(load_runs(bl.simulate(seed=4).runs, required=()), law)
-    settings = inference.SamplerSettings()  # bl.fit's: its 2-chain groups reuse the fits' program
-    model_key = (law, lik.name, _priors_key(priors), None)
-    together = inference.sample(model, model_key, data, settings, seed=7, threads=1)[0]
-    split, stats, pointwise = inference.sample(model, model_key, data, settings, seed=7, threads=2)
+    spec = ModelSpec(bl.get_law("chinchilla"), get_likelihood("student_t"))
+    priors = spec.resolve_priors(None)
+    data = spec.arrays({"runs": load_runs(bl.simulate(seed=4).runs, required=())})
+    settings = nuts.SamplerSettings()  # bl.fit's: its 2-chain groups reuse the fits' program
+    together = nuts.sample(spec, priors, data, settings, seed=7, threads=1)["posterior"]
+    groups = nuts.sample(spec, priors, data, settings, seed=7, threads=2)
+    split, stats, pointwise = groups["posterior"], groups["sample_stats"], groups["log_likelihood"]["log_loss"]
     assert split["alpha"].shape == (4, 1000) and stats["diverging"].shape == (4, 1000)
     assert pointwise.shape[:2] == (4, 1000)
     assert not np.array_equal(split["alpha"][0], split["alpha"][2])

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayeslaws import forecast
+from bayeslaws.results import forecast
 from bayeslaws.laws import REGISTRY, get_law
 
 ROUNDED = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -19,7 +19,7 @@ def as_draws(params):
 def loss_at(law_name, params, **covariates):
     law = get_law(law_name)
     targets = forecast.target_covariates(law, **covariates)
-    return forecast.log_loss_draws(law, as_draws(params), targets)[0]
+    return forecast.law_log_loss_draws(law, as_draws(params), targets)[0]
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_laws_broadcast_draws_against_targets():
     law = get_law("chinchilla")
     draws = {k: np.full(5, v) for k, v in BESIROGLU.items()}
     targets = pd.DataFrame({"N": [1e9, 1e10, 1e11], "D": [2e10, 2e11, 2e12]})
-    assert forecast.log_loss_draws(law, draws, targets).shape == (5, 3)
+    assert forecast.law_log_loss_draws(law, draws, targets).shape == (5, 3)
 
 
 def test_unknown_law_lists_known_ones():

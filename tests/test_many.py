@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import bayeslaws as bl
-from bayeslaws.check import sbc
+from bayeslaws.inference.sbc import sbc
 
 ZOOS = [bl.simulate(seed=s).runs for s in range(4)]
 

@@ -17,10 +17,10 @@ import xarray as xr
 import bayeslaws as bl
 from bayeslaws import critical_batch as cb
 from bayeslaws.data import RunTableError
-from bayeslaws.penalties import Penalty, basin_value, check_runs, get_penalty, log_optima
-from bayeslaws.penalty_value_study import best_run_per_cell, forecast_errors, scale_up_target
-from bayeslaws.simulate import true_loss
-from bayeslaws.simulate_sweeps import simulate_steps_to_target, simulate_sweep, true_log_penalty
+from bayeslaws.terms.penalty import Penalty, basin_value, check_runs, get_penalty, log_optima
+from benchmarks.penalty_value_study import best_run_per_cell, forecast_errors, scale_up_target
+from bayeslaws.synthetic import true_loss
+from bayeslaws.synthetic.sweeps import simulate_steps_to_target, simulate_sweep, true_log_penalty
 
 SAMPLER = {"chains": 4, "warmup": 500, "draws": 400, "progress": False}
 SWEEP = {"n_lr": 6, "n_batch": 4}  # 10 (N, D) cells x 24 settings = 240 runs
@@ -185,7 +185,7 @@ def test_predict_assumes_optimal_settings_unless_told(recovery_fits):
     assert off["loss_median"] > optimal["loss_median"] * 1.02
     draws = result.optimal_hyperparameters(N=[1e9, 3e9], D=3e11, draws=True)
     assert list(draws.columns) == ["draw", "N", "D", "lr", "batch_size"] and len(draws) == 2 * 4 * 400
-    plain = replace(result, penalty=None)
+    plain = replace(result, spec=replace(result.spec, terms=()))  # the same posterior without its penalty term
     with pytest.raises(ValueError, match="needs a fit with a hyperparameter penalty"):
         plain.regret(N=1e9, D=1e10, lr=1e-3)
     with pytest.raises(ValueError, match="no penalty on"):

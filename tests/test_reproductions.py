@@ -18,7 +18,7 @@ import pytest
 import scipy.optimize
 
 import bayeslaws as bl
-from bayeslaws.forecast import compute_optimal_draws
+from bayeslaws.results.forecast import compute_optimal_draws
 from bayeslaws.laws.data_constrained import (
     PUBLISHED,
     PUBLISHED_FIT_RUNS,

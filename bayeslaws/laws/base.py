@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+import jax
 import jax.numpy as jnp
 from numpyro.distributions import Distribution
 
@@ -60,8 +61,6 @@ class Law:
         """A registered law travels to executor workers by name (its priors are lambdas) and
         arrives as the worker's own registry object, so compiled samplers there are reused.
         Other laws travel field by field (their functions need cloudpickle, as Dask uses)."""
-        from . import REGISTRY, get_law
-
         if REGISTRY.get(self.name) is self:
             return get_law, (self.name,)
         fields = (self.name, self.covariates, dict(self.priors), self.log_loss, self.formula,
@@ -69,10 +68,27 @@ class Law:
         return Law, fields
 
 
+REGISTRY: dict[str, Law] = {}  # filled by bayeslaws.laws (one line per law)
+
+
+def register(*laws: Law) -> None:
+    """Add laws to the registry under their names."""
+    for law in laws:
+        REGISTRY[law.name] = law
+
+
+def get_law(law: str | Law) -> Law:
+    """Look a law up by name (or pass a Law through)."""
+    if isinstance(law, Law):
+        return law
+    if law not in REGISTRY:
+        raise ValueError(f"unknown law '{law}'; known laws: {sorted(REGISTRY)}")
+    return REGISTRY[law]
+
+
 def log_sum_exp(*terms: jnp.ndarray) -> jnp.ndarray:
     """log(sum(exp(term))) over the given terms, broadcasting them against each other."""
-    stacked = jnp.stack(jnp.broadcast_arrays(*terms), axis=0)
-    return jnp.log(jnp.sum(jnp.exp(stacked - jnp.max(stacked, axis=0)), axis=0)) + jnp.max(stacked, axis=0)
+    return jax.nn.logsumexp(jnp.stack(jnp.broadcast_arrays(*terms), axis=0), axis=0)
 
 
 def with_logs(params: Params) -> dict:

@@ -31,11 +31,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import diagnostics, inference
-from .data import RunTable, check_enough_runs, check_has_columns, check_positive_columns, load_runs
-from .laws import REGISTRY, Law, get_law
-from .likelihoods import get_likelihood
-from .model import bucket_size, make_model, model_data, resolve_priors
+from ..data import RunTable, load_runs
+from ..laws import Law, get_law
+from ..model import ModelSpec, bucket_size, get_likelihood
+from . import diagnostics, nuts
 
 # A short schedule: the Laplace start and fixed mass matrix leave warmup only the step size to
 # tune; with 240-run zoos 4 x 500 draws give bulk ESS well above 400 (benchmarks/many_fits.py).
@@ -118,12 +117,12 @@ def fit_many(
         Fit i's draws do not depend on threads, executor or chunk_size.
     """
     law = get_law(law)
+    spec = ModelSpec(law, get_likelihood(likelihood), response=law.response)
     runs = [t if isinstance(t, RunTable) else load_runs(t, required=()) for t in tables]
     for table in runs:
-        check_has_columns(table, law.covariates + (law.response,), f"law '{law.name}'")
-        check_positive_columns(table, law.covariates + (law.response,))
-        check_enough_runs(table, len(law.param_names), law.name)
-    settings = inference.SamplerSettings(chains=chains, warmup=warmup, draws=draws, target_accept=0.9,
+        spec.check({"runs": table})
+    spec.resolve_priors(priors)  # unknown names fail here, before any worker starts
+    settings = nuts.SamplerSettings(chains=chains, warmup=warmup, draws=draws, target_accept=0.9,
                                          init="laplace", adapt_mass=False)
     size = bucket_size(max(len(t) for t in runs))
     if vectorise is None:
@@ -153,41 +152,37 @@ class _ChunkJob:
     law: Law
     likelihood: str
     priors: object
-    settings: inference.SamplerSettings
+    settings: nuts.SamplerSettings
     size: int
     seed: int
     vectorise: bool
 
     def __call__(self, tables: list[RunTable], first_index: int):
-        from .fit import _priors_key
-
-        lik = get_likelihood(self.likelihood)
-        resolved = resolve_priors(self.law, lik, self.priors)
-        model = make_model(self.law, lik, resolved)
-        key = (self.law, lik.name, _priors_key(resolved))
-        export_id = repr(key[1:] + (self.law.name,)) if REGISTRY.get(self.law.name) is self.law else None
-        datasets = [model_data(t, self.law, self.law.response, self.size) for t in tables]
+        spec = ModelSpec(self.law, get_likelihood(self.likelihood), response=self.law.response)
+        priors = spec.resolve_priors(self.priors)
+        datasets = [spec.arrays({"runs": t}, self.size) for t in tables]
         seeds = [self.seed + first_index + i for i in range(len(tables))]
         if self.vectorise:
-            posterior, stats = inference.sample_many(model, key, _stack(datasets), self.settings, seeds, export_id)
-            stats["refit"] = np.zeros(len(tables), dtype=bool)
-            return posterior, stats
-        fits = [self._one(model, key, export_id, data, s) for data, s in zip(datasets, seeds)]
+            groups = nuts.sample_many(spec, priors, _stack(datasets), self.settings, seeds)
+            stats = {**groups["sample_stats"], "refit": np.zeros(len(tables), dtype=bool)}
+            return groups["posterior"], stats
+        fits = [self._one(spec, priors, data, s) for data, s in zip(datasets, seeds)]
         return _stack([f[0] for f in fits]), {**_stack([f[1] for f in fits]), "refit": np.array([f[2] for f in fits])}
 
-    def _one(self, model, key, export_id, data, seed):
+    def _one(self, spec, priors, data, seed):
         """Fast Laplace-start fit, tried twice (the second with another seed: no new compilation);
         the robust prior-start scheme when both fail the checks."""
-        names = list(self.law.param_names) + list(get_likelihood(self.likelihood).priors)
+        names = spec.parameter_names()
         for attempt_seed in (seed, seed + RETRY_SEED_OFFSET):
-            posterior, stats, _ = inference.sample(model, key, data, self.settings, attempt_seed, export_id, threads=1)
-            if _converged(posterior, stats, names):
-                return posterior, stats, False
+            groups = nuts.sample(spec, priors, data, self.settings, attempt_seed, threads=1, extras=False)
+            if _converged(groups["posterior"], groups["sample_stats"], names):
+                return groups["posterior"], groups["sample_stats"], False
         robust = replace(self.settings, init="prior", adapt_mass=True, **FALLBACK)
-        posterior, stats, _ = inference.sample(model, key, data, robust, seed, export_id, threads=1)
+        groups = nuts.sample(spec, priors, data, robust, seed, threads=1, extras=False)
         # Keep the arrays stackable: the fallback's draws are thinned or tiled to the fast shape.
         take = np.linspace(0, robust.draws - 1, self.settings.draws).round().astype(int)
-        return ({k: v[:, take] for k, v in posterior.items()}, {k: v[:, take] for k, v in stats.items()}, True)
+        return ({k: v[:, take] for k, v in groups["posterior"].items()},
+                {k: v[:, take] for k, v in groups["sample_stats"].items()}, True)
 
 
 def _converged(posterior: dict, stats: dict, names: list[str]) -> bool:

@@ -12,9 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from .laws import get_law
-from .penalties import Penalty, basin_value, intercept, log_optima
-from .simulate import DEFAULT_TRUTH, Zoo, true_loss
+from ..laws import get_law
+from ..terms.penalty import Penalty, basin_value, intercept, log_optima
+from .zoo import DEFAULT_TRUTH, Zoo, true_loss
 
 # Step Law's optima (laws.md section 5) at the reference scale; basins from published sweeps'
 # look: a factor 4 off the best lr costs about 1-3 %, a factor 4 off the best batch about 0.5 %.
@@ -143,7 +143,7 @@ def simulate_steps_to_target(
     S = S_min(L) (1 + B_crit(L) / B) times log-normal noise of sd ``noise``. The default truth
     is Kaplan et al. 2020: S_c = 2.1e3, alpha_S = 0.76, B_star = 2e8 tokens, alpha_B = 0.21.
     Returns a Zoo with columns run_id, batch_size, loss, step."""
-    from .critical_batch import CRITICAL_BATCH
+    from ..laws.critical_batch import CRITICAL_BATCH
 
     truth = dict(truth or {"S_c": 2.1e3, "alpha_S": 0.76, "B_star": 2e8, "alpha_B": 0.21})
     rng = np.random.default_rng(seed)

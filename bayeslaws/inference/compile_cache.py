@@ -47,16 +47,18 @@ def enable_default() -> None:
     set_compile_cache(None if off else default_cache_dir())
 
 
-def load_or_export(jitted, example_args: tuple, identity: str):
+def load_or_export(jitted, example_args: tuple, identity: str, sources):
     """``jitted`` as a program exported once to the cache folder and reloaded in later processes.
 
-    identity must name everything the program depends on besides the package code and JAX
-    versions (which are added here). Without a cache folder, returns ``jitted`` unchanged.
+    identity must name everything the program depends on besides its code; sources are the
+    files of that code (the sampler, the model builder, the law's and terms' modules), hashed
+    with the JAX and NumPyro versions, so an edit to an unrelated module keeps the program.
+    Without a cache folder, returns ``jitted`` unchanged.
     """
     folder = _state["dir"]
     if folder is None:
         return jitted
-    path = folder / "exported" / f"{_digest(identity)}.jaxexport"
+    path = folder / "exported" / f"{_digest(identity, sources)}.jaxexport"
     try:
         exported = jax.export.deserialize(bytearray(path.read_bytes()))
     except (OSError, ValueError):
@@ -68,19 +70,10 @@ def load_or_export(jitted, example_args: tuple, identity: str):
     return jax.jit(exported.call)
 
 
-def _digest(identity: str) -> str:
+def _digest(identity: str, sources) -> str:
     import numpyro
 
-    parts = [identity, jax.__version__, numpyro.__version__, jax.default_backend(), _package_fingerprint()]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
-
-
-def _package_fingerprint() -> str:
-    """Hash of the package's source, so an exported program never outlives the code that made it."""
-    if "fingerprint" not in _state:
-        root = Path(__file__).parent
-        digest = hashlib.sha256()
-        for source in sorted(root.rglob("*.py")):
-            digest.update(source.read_bytes())
-        _state["fingerprint"] = digest.hexdigest()
-    return _state["fingerprint"]
+    digest = hashlib.sha256("|".join([identity, jax.__version__, numpyro.__version__, jax.default_backend()]).encode())
+    for source in sorted({Path(s) for s in sources}):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:32]

@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 from numpyro.infer import Predictive
 
-from .data import RunTable, load_runs
-from .laws import Law, get_law
-from .likelihoods import get_likelihood
+from ..data import load_runs
+from ..laws import Law, get_law
+from ..model import ModelSpec, get_likelihood
+from ..synthetic import simulate
 from .many import ManyFits, fit_many
-from .model import make_model, model_data, resolve_priors
-from .simulate import simulate
 
 
 @dataclass
@@ -46,12 +45,11 @@ def prior_zoos(law: Law, design: pd.DataFrame, n: int, likelihood: str = "studen
 
     Returns (list of run frames, frame of the true parameters, number discarded because the
     simulated loss was not finite)."""
-    lik = get_likelihood(likelihood)
-    model = make_model(law, lik, resolve_priors(law, lik, priors))
+    spec = ModelSpec(law, get_likelihood(likelihood), response=law.response)
+    model = spec.model(spec.resolve_priors(priors))
     table = load_runs(design.assign(**{law.response: 1.0}), required=())
-    data = model_data(table, law, law.response, padded_size=len(table))
-    data["log_loss"] = None
-    sites = list(law.param_names) + list(lik.priors) + ["log_loss"]
+    data = {**spec.arrays({"runs": table}, padded_size=len(table)), "observed": {}}
+    sites = spec.parameter_names() + ["log_loss"]
     draws = Predictive(model, num_samples=n, return_sites=sites)(jax.random.PRNGKey(seed), data)
     log_loss = np.asarray(draws["log_loss"], dtype=np.float64)
     finite = np.all(np.isfinite(log_loss) & (np.abs(log_loss) < 50), axis=1)

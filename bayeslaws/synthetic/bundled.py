@@ -1,6 +1,6 @@
-"""The bundled default dataset: a synthetic Chinchilla-law zoo made by bayeslaws.simulate.
+"""The bundled default dataset: a synthetic Chinchilla-law zoo made by bayeslaws.synthetic.
 
-Regenerate it exactly with ``python -m bayeslaws.bundled_data datasets``.
+Regenerate it exactly with ``python -m bayeslaws.synthetic.bundled datasets``.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from .data import RunTable, load_runs
-from .simulate import simulate
+from ..data import RunTable, load_runs
+from .zoo import simulate
 
 NAME = "synthetic_chinchilla"
 SETTINGS = {"law": "chinchilla", "n_budgets": 8, "runs_per_budget": 30,
             "compute_range": (1e18, 1e22), "noise": 0.01, "seed": 2024}
-COMMAND = "python -m bayeslaws.bundled_data datasets"
+COMMAND = "python -m bayeslaws.synthetic.bundled datasets"
 
 
 def write_default_zoo(folder: str | Path) -> Path:
@@ -46,7 +46,7 @@ def default_zoo_files() -> tuple[Path, Path]:
             return Path(str(csv)), Path(str(meta))
     except ModuleNotFoundError:
         pass
-    root = Path(__file__).resolve().parents[1] / "datasets"
+    root = Path(__file__).resolve().parents[2] / "datasets"
     return root / f"{NAME}.csv", root / f"{NAME}.json"
 
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from .laws import Law, get_law
+from ..laws import Law, get_law
 
 DEFAULT_TRUTH = {
     # Besiroglu et al. 2024 refit of Chinchilla (laws.md section 1).

@@ -10,7 +10,7 @@ B_crit(L) = B_star / L^(1 / alpha_B). Batches are in tokens, losses in nats.
 
 CRITICAL_BATCH is a Law for runs that record steps-to-target: each row is one batch size and
 one target loss (column ``loss``) with the steps it took (column ``step``); fit it with
-``bl.fit(runs, law=CRITICAL_BATCH)``. Its S_min(L) = S_c / L^(1 / alpha_S) is Kaplan's L(S_min).
+``bl.fit(runs, law=CRITICAL_BATCH)`` (also ``bl.critical_batch.CRITICAL_BATCH``). Its S_min(L) = S_c / L^(1 / alpha_S) is Kaplan's L(S_min).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
 
-from .forecast import summarise_draws
-from .laws import Law, log_sum_exp
+from ..data import summarise_draws
+from .base import Law, log_sum_exp
 
 KAPLAN_B_STAR = 2e8  # tokens (laws.md section 2; 2.1e8 in Kaplan Table 4)
 KAPLAN_ALPHA_B = 0.21

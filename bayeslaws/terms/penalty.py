@@ -40,7 +40,6 @@ prefactors.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import Mapping
 
@@ -48,9 +47,12 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
+import pandas as pd
 from numpyro.distributions.transforms import AffineTransform, ExpTransform
 
-from .data import RunTable, RunTableError, check_has_columns, check_positive_columns
+from ..data import RunTable, RunTableError, check_has_columns, check_positive_columns
+from ..model.arrays import log_columns, pad
+from ..model.term import Tables, Term
 
 REFERENCE = {"N": 1e9, "D": 1e11}  # reference scale of lr_ref and batch_ref [parameters, tokens]
 HYPERPARAMETERS = ("lr", "batch_size")
@@ -113,8 +115,8 @@ SHAPE_PRIORS = {
 
 
 @dataclass(frozen=True)
-class Penalty:
-    """Which hyperparameters penalise the law, and how.
+class Penalty(Term):
+    """The hyperparameter-penalty term: which hyperparameters penalise the law, and how.
 
     hyperparameters: subset of ("lr", "batch_size"); the run table needs those columns
         (batch_size in tokens) and N, D.
@@ -182,9 +184,41 @@ class Penalty:
     def to_dict(self) -> dict:
         return {**asdict(self), "hyperparameters": list(self.hyperparameters)}
 
-    def key(self) -> str:
-        """A stable text naming the spec (for compiled-sampler caches and exports)."""
-        return json.dumps(self.to_dict(), sort_keys=True)
+    # ------------------------------------------------------------ the Term protocol
+
+    kind = "penalty"
+
+    def reported_names(self) -> tuple[str, ...]:
+        return self.param_names
+
+    def columns(self) -> tuple[str, ...]:
+        return self.covariates + self.hyperparameters
+
+    def check(self, tables: Tables) -> None:
+        check_runs(self, tables["runs"])
+
+    def arrays(self, tables: Tables, size: int) -> dict:
+        """log N, log D [padded] and their centres; log lr and log batch size [log tokens]."""
+        logx, centre = log_columns(tables["runs"], self.covariates, size)
+        data = {"logx": logx, "centre": centre}
+        for column, key in (("lr", "log_lr"), ("batch_size", "log_batch")):
+            if column in self.hyperparameters:
+                data[key] = pad(tables["runs"].log(column), size)
+        return data
+
+    def location(self, log_loss, priors, arrays, data):
+        hyper = sample_penalty_parameters(self, priors, arrays["centre"])
+        value = penalty_value(self, hyper, arrays["logx"], arrays.get("log_lr"), arrays.get("log_batch"))
+        return apply_penalty(self, log_loss, value)
+
+    def target_names(self) -> tuple[str, ...]:
+        return self.hyperparameters
+
+    def forecast(self, log_loss, draws, targets):
+        """At the optimal settings unless the targets give lr or batch_size; then with their penalty."""
+        if not set(self.hyperparameters) & set(targets):
+            return log_loss
+        return np.log(penalised_loss(self, log_loss, penalty_draws(self, draws, targets)))
 
     def __str__(self) -> str:
         extras = [self.basin, self.form] + (["interaction"] if self.interaction else [])
@@ -220,19 +254,6 @@ def check_runs(penalty: Penalty, table: RunTable) -> None:
             f"{table.frame['batch_size'].median():g}: these look like sequences. Multiply by the "
             "sequence length before fitting."
         )
-
-
-def penalty_data(table: RunTable, penalty: Penalty, size: int) -> dict:
-    """float32 arrays of log lr and log batch size [log tokens], padded to ``size`` by
-    repeating the first run (padding is masked in the likelihood)."""
-    data = {}
-    for column, key in (("lr", "log_lr"), ("batch_size", "log_batch")):
-        if column in penalty.hyperparameters:
-            values = table.log(column)
-            padded = np.full(size, values[0], dtype=np.float64)
-            padded[: len(values)] = values
-            data[key] = padded.astype(np.float32)
-    return data
 
 
 def _reference_offset(centre: Mapping, slope_N, slope_D):
@@ -325,3 +346,43 @@ def apply_penalty(penalty: Penalty, log_loss, value):
     if penalty.form == "multiplicative":
         return log_loss + value
     return log_loss + jnp.log1p(value * jnp.exp(-log_loss))
+
+
+# ---------------------------------------------------------------- forecasts, per posterior draw
+# ``draws`` maps parameter names to 1-D float64 arrays of S posterior draws; ``targets`` is a
+# frame with N [parameters], D [tokens] and optionally lr and batch_size [tokens].
+
+
+def _params(penalty: Penalty, draws: Mapping[str, np.ndarray]) -> dict:
+    """The penalty's parameters as (S, 1) arrays, with logs of the reference optima."""
+    params = {k: np.asarray(draws[k], np.float64)[:, None] for k in penalty.priors}
+    for name in ("lr_ref", "batch_ref"):
+        if name in params:
+            params[f"log_{name}"] = np.log(params[name])
+    return params
+
+
+def _logx(targets: pd.DataFrame, columns) -> dict:
+    return {c: np.log(targets[c].to_numpy(np.float64))[None, :] for c in columns if c in targets}
+
+
+def optimum_draws(penalty: Penalty, draws: Mapping[str, np.ndarray], targets: pd.DataFrame) -> dict:
+    """lr* and B* [tokens] per draw and target: name -> (S, M) float64."""
+    logs = log_optima(penalty, _params(penalty, draws), _logx(targets, ("N", "D")))
+    return {name: np.exp(np.asarray(value, np.float64)) for name, value in logs.items()}
+
+
+def penalty_draws(penalty: Penalty, draws: Mapping[str, np.ndarray], targets: pd.DataFrame) -> np.ndarray:
+    """P per draw and target, (S, M): at the targets' lr and batch_size where given, else at the
+    optimum (see penalties.penalty_value). Log-loss units, or nats for the additive form."""
+    logx = _logx(targets, ("N", "D", "lr", "batch_size"))
+    value = penalty_value(penalty, _params(penalty, draws), logx, logx.get("lr"), logx.get("batch_size"))
+    shape = (len(next(iter(draws.values()))), len(targets))
+    return np.broadcast_to(np.asarray(value, np.float64), shape)
+
+
+def penalised_loss(penalty: Penalty, log_loss: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Loss [nats] of a run at its hyperparameters, from the law's log loss and the penalty."""
+    if penalty.form == "multiplicative":
+        return np.exp(log_loss + value)
+    return np.exp(log_loss) + value

@@ -2,8 +2,10 @@
 
 The sampler is a pure function of (PRNG key, data arrays), jitted once per model, settings
 and padded data size, so refitting new data of the same size never retraces or recompiles.
-The persistent JAX compilation cache (see :mod:`bayeslaws.compile_cache`) carries the
-compiled code across processes.
+The persistent JAX compilation cache (see :mod:`bayeslaws.inference.compile_cache`) carries the
+compiled code across processes. Besides the draws, the same program computes what a complete
+ArviZ DataTree holds: the pointwise log-likelihood, posterior predictive draws of every observed
+site, and prior draws (with the prior predictive).
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Callable
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
 from numpyro.distributions import biject_to
+from numpyro.infer import Predictive
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, log_likelihood, potential_energy
 
+from ..model import ModelSpec
 from . import compile_cache
 from .laplace import laplace_start
 
@@ -110,24 +114,38 @@ def _initial_points(chain_keys, data, model, settings):
     return z0, inverse_mass if settings.dense_mass else jnp.diag(inverse_mass)
 
 
-def _sample_and_transform(chain_keys, data, *, model, settings, pointwise: bool = True):
-    """All chains of one fit, vectorised; chain_keys is (chains, 2)."""
+def _sample_and_transform(chain_keys, data, *, model, settings, extras: bool = True):
+    """All chains of one fit, vectorised; chain_keys is (chains, 2).
+
+    Returns a dict of groups: posterior (latent, centred and deterministic sites) and
+    sample_stats, each (chains, draws, ...); with ``extras`` also log_likelihood and
+    posterior_predictive (observed site -> (chains, draws, padded rows)) and prior (every site,
+    (1, draws, ...): one prior chain per program)."""
     z0, inverse_mass = _initial_points(chain_keys, data, model, settings)
     keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(chain_keys)
     chain = partial(_one_chain, model=model, settings=settings)
     z, stats = jax.vmap(chain, in_axes=(0, None, 0, None))(keys, data, z0, inverse_mass)
     constrained = constrain_fn(model, (data,), {}, z, return_deterministic=True, batch_ndims=2)
-    if not pointwise:
-        return constrained, stats, None
-    return constrained, stats, log_likelihood(model, constrained, data, batch_ndims=2)["log_loss"]
+    groups = {"posterior": constrained, "sample_stats": stats}
+    if not extras:
+        return groups
+    sites = tuple(data["observed"])
+    unobserved = {**data, "observed": {}}
+    groups["log_likelihood"] = log_likelihood(model, constrained, data, batch_ndims=2)
+    groups["posterior_predictive"] = Predictive(model, posterior_samples=constrained, batch_ndims=2,
+                                                return_sites=sites)(jax.random.fold_in(chain_keys[0], 3), unobserved)
+    prior = Predictive(model, num_samples=settings.draws)(jax.random.fold_in(chain_keys[0], 4), unobserved)
+    groups["prior"] = jax.tree.map(lambda x: x[None], prior)
+    return groups
 
 
 def _sample_many(rng_keys, stacked_data, *, model, settings):
     """Independent posteriors for a batch of datasets (leading axis) in one program."""
-    one = partial(_sample_and_transform, model=model, settings=settings, pointwise=False)
+    one = partial(_sample_and_transform, model=model, settings=settings, extras=False)
     return jax.vmap(one)(rng_keys, stacked_data)
 
 
+SOURCES = [Path(__file__), Path(__file__).parent / "laplace.py"]  # the sampler's own code, for exported programs
 _COMPILED: dict = {}
 _COMPILING = threading.Lock()  # threads of fit_many share one compilation
 
@@ -136,37 +154,38 @@ def _shapes(data) -> str:
     return str(jax.tree.map(lambda x: (np.shape(x), np.asarray(x).dtype.str), data))
 
 
-def compiled_sampler(model: Callable, model_key, settings: SamplerSettings, data: dict, export_id: str | None,
-                     many: bool = False):
-    """The jitted sampler for this model, settings and data shapes (built once per process).
+def compiled_sampler(spec: ModelSpec, priors, settings: SamplerSettings, data: dict, many: bool = False):
+    """The jitted sampler for this model, priors, settings and data shapes (built once per process).
 
-    many: the program for a stack of datasets (leading axis), see sample_many.
-    With an ``export_id`` (a stable text naming the model), the traced program is also kept on
-    disk so that later processes skip tracing (see compile_cache.load_or_export).
+    many: the program for a stack of datasets (leading axis), see sample_many. A model of
+    registered laws and links is also kept on disk, so that later processes skip tracing (see
+    compile_cache.load_or_export).
     """
     shapes = _shapes(data)
-    key = (model_key, settings, shapes, many)
+    key = (spec.cache_key(priors), settings, shapes, many)
     with _COMPILING:
         if key not in _COMPILED:
             compile_cache.enable_default()
             program = _sample_many if many else _sample_and_transform
-            jitted = jax.jit(partial(program, model=model, settings=settings))
-            batch = np.shape(data["mask"])[:-1]
+            jitted = jax.jit(partial(program, model=spec.model(priors), settings=settings))
+            batch = np.shape(_any_mask(data))[:-1]
             example = (jnp.zeros(batch + (settings.chains, 2), jnp.uint32), data)
-            if export_id is not None:
-                jitted = compile_cache.load_or_export(jitted, example, f"{export_id}|{settings}|{shapes}|{many}")
+            if spec.registered():
+                identity = f"{spec.identity(priors)}|{settings}|{shapes}|{many}"
+                jitted = compile_cache.load_or_export(jitted, example, identity, spec.source_files() + SOURCES)
             _COMPILED[key] = jitted.lower(*example).compile()
     return _COMPILED[key]
 
 
-def _to_numpy(tree: dict) -> dict:
-    return {k: np.asarray(v) for k, v in tree.items()}
+def _any_mask(data: dict):
+    """A mask array of the data (the law's, else the first term's): its leading axes are the batch."""
+    return data["mask"] if "mask" in data else next(t["mask"] for t in data["terms"].values() if "mask" in t)
 
 
-def sample(model, model_key, data: dict, settings: SamplerSettings, seed: int, export_id: str | None = None,
-           threads: int | None = None):
-    """Run NUTS; returns NumPy dicts (posterior draws incl. centred sites, sample stats,
-    pointwise log-likelihood), each array shaped (chains, draws, ...).
+def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed: int, threads: int | None = None,
+           extras: bool = True) -> dict:
+    """Run NUTS; returns NumPy dicts by DataTree group (see _sample_and_transform), each array
+    shaped (chains, draws, ...); prior draws have one chain per thread group.
 
     threads: the chains are split into this many equal groups, each run by one compiled program
     in its own thread (default on CPU: one group per core, as one program runs single-threaded
@@ -175,16 +194,17 @@ def sample(model, model_key, data: dict, settings: SamplerSettings, seed: int, e
     """
     groups = _chain_groups(settings.chains, threads)
     part = replace(settings, chains=settings.chains // groups)
-    sampler = compiled_sampler(model, model_key, part, data, export_id)
+    sampler = compiled_sampler(spec, priors, part, data)
     keys = np.asarray(_chain_keys(seed, settings.chains)).reshape(groups, part.chains, -1)
     if groups == 1:
         results = [sampler(keys[0], data)]
     else:
         with ThreadPoolExecutor(groups) as pool:
             results = list(pool.map(lambda k: sampler(k, data), keys))
-    constrained, stats = ({k: np.concatenate([np.asarray(r[i][k]) for r in results]) for k in results[0][i]}
-                          for i in (0, 1))
-    return constrained, stats, np.concatenate([np.asarray(r[2]) for r in results])
+    if not extras:
+        results = [{k: r[k] for k in ("posterior", "sample_stats")} for r in results]
+    return {group: {name: np.concatenate([np.asarray(r[group][name]) for r in results]) for name in results[0][group]}
+            for group in results[0]}
 
 
 def _chain_groups(chains: int, threads: int | None) -> int:
@@ -201,11 +221,11 @@ def _chain_keys(seed: int, chains: int):
     return jax.random.split(jax.random.PRNGKey(seed), chains)
 
 
-def sample_many(model, model_key, stacked_data: dict, settings: SamplerSettings, seeds, export_id: str | None = None):
+def sample_many(spec: ModelSpec, priors, stacked_data: dict, settings: SamplerSettings, seeds) -> dict:
     """Run NUTS on a stack of same-shaped datasets at once, split across the devices JAX sees.
 
-    Returns NumPy dicts (posterior, stats) shaped (datasets, chains, draws, ...). No pointwise
-    log-likelihood (it would take datasets x chains x draws x runs floats).
+    Returns NumPy dicts (posterior, sample_stats) shaped (datasets, chains, draws, ...). No
+    pointwise log-likelihood (it would take datasets x chains x draws x runs floats).
     """
     n = len(seeds)
     devices = jax.devices()
@@ -217,7 +237,6 @@ def sample_many(model, model_key, stacked_data: dict, settings: SamplerSettings,
         sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("fits",)),
                                               jax.sharding.PartitionSpec("fits"))
         stacked, keys = jax.device_put((stacked, keys), sharding)
-    sampler = compiled_sampler(model, model_key, settings, stacked, export_id, many=True)
-    constrained, stats, _ = sampler(keys, stacked)
-    return ({k: v[:n] for k, v in _to_numpy(constrained).items()},
-            {k: v[:n] for k, v in _to_numpy(stats).items()})
+    sampler = compiled_sampler(spec, priors, settings, stacked, many=True)
+    groups = sampler(keys, stacked)
+    return {group: {k: np.asarray(v)[:n] for k, v in groups[group].items()} for group in ("posterior", "sample_stats")}

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..data import quantile_name
+
 R_HAT_MAX = 1.01
 ESS_BULK_MIN = 400
 
@@ -18,31 +20,16 @@ class ConvergenceWarning(UserWarning):
 
 
 def parameter_table(tree: xr.DataTree, names: list[str], ci_prob: float = 0.9) -> pd.DataFrame:
-    """Posterior mean, median, sd, equal-tailed interval, R-hat and ESS per parameter."""
+    """Posterior mean, median, sd, equal-tailed interval, R-hat and ESS per parameter
+    (az.summary's numbers, unrounded, with the median added and the interval named q05/q95)."""
     lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
-    r_hat = az.rhat(tree, var_names=names)
-    ess_bulk = az.ess(tree, var_names=names, method="bulk")
-    ess_tail = az.ess(tree, var_names=names, method="tail")
-    rows = {}
-    for name in names:
-        draws = tree["posterior"][name].values.astype(np.float64).ravel()
-        rows[name] = {
-            "mean": draws.mean(),
-            "median": np.median(draws),
-            "sd": draws.std(ddof=1),
-            quantile_name(lo): np.quantile(draws, lo),
-            quantile_name(hi): np.quantile(draws, hi),
-            "r_hat": float(r_hat[name]),
-            "ess_bulk": float(ess_bulk[name]),
-            "ess_tail": float(ess_tail[name]),
-        }
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def quantile_name(q: float) -> str:
-    """Column name of a quantile: 0.05 -> 'q05', 0.95 -> 'q95', 0.025 -> 'q2.5'."""
-    pct = round(q * 100, 6)
-    return f"q{int(pct):02d}" if pct == int(pct) else f"q{pct:g}"
+    table = az.summary(tree, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
+    bounds = [c for c in table.columns if c.endswith("_lb") or c.endswith("_ub")]
+    table = table.rename(columns=dict(zip(bounds, (quantile_name(lo), quantile_name(hi)))))
+    medians = {name: float(np.median(tree["posterior"][name].values)) for name in names}
+    table.insert(1, "median", pd.Series(medians))
+    columns = ["mean", "median", "sd", quantile_name(lo), quantile_name(hi), "r_hat", "ess_bulk", "ess_tail"]
+    return table.loc[names, columns].astype(np.float64)
 
 
 def summarise(tree: xr.DataTree, names: list[str], max_tree_depth: int) -> dict:
@@ -90,15 +77,18 @@ def bulk_diagnostics(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rank-normalised split R-hat (max of bulk and folded) and bulk ESS (Vehtari et al. 2021)
     on plain arrays, as ArviZ computes them (checked in the tests).
 
-    draws: (..., chains, draws). Returns two arrays of shape (...). Vectorised, for many fits.
+    draws: (..., chains, draws). Returns two arrays of shape (...). Kept beside ArviZ's because
+    fit_many checks hundreds of fits at once: vectorised over fits and parameters, this is one
+    NumPy call where az.rhat / az.ess would build a DataTree per fit. The R-hat and ESS of the
+    rank-normalised split chains are NumPyro's.
     """
-    from numpyro.diagnostics import effective_sample_size
+    from numpyro.diagnostics import effective_sample_size, gelman_rubin
 
     lead = draws.shape[:-2]
     median = np.median(draws.reshape(lead + (-1,)), axis=-1)[..., None, None]
     bulk = _split_chains(_rank_normalise(draws))
     folded = _split_chains(_rank_normalise(np.abs(draws - median)))
-    r_hat = np.maximum(_rhat(bulk), _rhat(folded)).reshape(lead)
+    r_hat = np.maximum(gelman_rubin(bulk), gelman_rubin(folded)).reshape(lead)
     ess = np.asarray(effective_sample_size(bulk)).reshape(lead)
     return r_hat, ess
 
@@ -118,12 +108,3 @@ def _split_chains(draws: np.ndarray) -> np.ndarray:
     flat = np.moveaxis(draws.reshape((-1, chains, n)), 0, -1)
     half = n // 2
     return np.concatenate([flat[:, :half], flat[:, n - half :]], axis=0)
-
-
-def _rhat(split: np.ndarray) -> np.ndarray:
-    """Gelman-Rubin R-hat of (chains, draws, k) arrays whose chains are already split."""
-    n = split.shape[1]
-    chain_means = split.mean(axis=1)
-    within = split.var(axis=1, ddof=1).mean(axis=0)
-    between = n * chain_means.var(axis=0, ddof=1)
-    return np.sqrt(((n - 1) / n * within + between / n) / within)

@@ -1,6 +1,6 @@
 """Does the penalty pay? Three fits of one sweep, scored on the forecast at a larger scale.
 
-On a simulated lr x batch-size sweep (bayeslaws.simulate_sweeps) whose true law is known:
+On a simulated lr x batch-size sweep (bayeslaws.synthetic.sweeps) whose true law is known:
   (a) the plain law fitted to every run (off-optimum runs bias it upward),
   (b) the plain law fitted to the best run of each (N, D) cell (the classic practice),
   (c) the penalised law fitted to every run.
@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .laws import get_law
-from .simulate import Zoo, true_loss
+from bayeslaws.laws import get_law
+from bayeslaws.synthetic import Zoo, true_loss
 
 
 def best_run_per_cell(runs: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,27 @@
+"""Run tables (validated zoos of training runs) and summaries of posterior draws.
+
+The lowest room of the package: it imports nothing else from bayeslaws.
+"""
+
+from .runs import (
+    RunTable,
+    RunTableError,
+    check_enough_runs,
+    check_error_column,
+    check_has_columns,
+    check_positive_columns,
+    load_runs,
+)
+from .summaries import quantile_name, summarise_draws
+
+__all__ = [
+    "RunTable",
+    "RunTableError",
+    "check_enough_runs",
+    "check_error_column",
+    "check_has_columns",
+    "check_positive_columns",
+    "load_runs",
+    "quantile_name",
+    "summarise_draws",
+]

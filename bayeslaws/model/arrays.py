@@ -1,0 +1,38 @@
+"""Padded float32 arrays for the model, so one compiled sampler serves every table of a size.
+
+Logs are taken in float64 NumPy first (JAX without 64-bit mode would overflow int64 token
+counts); padding rows repeat the first run and are masked out of the likelihood.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SHAPE_BUCKETS = (16, 64, 256, 512, 1024, 2048, 4096)
+
+
+def bucket_size(n: int) -> int:
+    """The padded length for n rows: the smallest bucket that holds them (or n rounded up to 1024s)."""
+    for size in SHAPE_BUCKETS:
+        if n <= size:
+            return size
+    return int(np.ceil(n / 1024) * 1024)
+
+
+def pad(values, size: int) -> np.ndarray:
+    """values (float64) padded to ``size`` by repeating the first, as float32."""
+    values = np.asarray(values, dtype=np.float64)
+    padded = np.full(size, values[0], dtype=np.float64)
+    padded[: len(values)] = values
+    return padded.astype(np.float32)
+
+
+def mask(n: int, size: int) -> np.ndarray:
+    """True for the n real rows of a padded array of length size."""
+    return np.arange(size) < n
+
+
+def log_columns(table, columns, size: int) -> tuple[dict, dict]:
+    """Padded log columns and their means (the centres the sampler's coordinates use)."""
+    logs = {c: table.log(c) for c in dict.fromkeys(columns)}
+    return {c: pad(v, size) for c, v in logs.items()}, {c: np.float32(v.mean()) for c, v in logs.items()}

@@ -1,0 +1,208 @@
+"""ModelSpec: a model is a law, a likelihood and a list of terms.
+
+The spec is the one description of a model that every stage reads: the pipeline validates run
+tables with it, the builder turns it into a NumPyro model, the sampler keys its compiled
+programs on it, forecasts evaluate it per posterior draw, and saved fits store it as JSON.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from ..data import check_enough_runs, check_has_columns, check_positive_columns
+from ..laws import REGISTRY, Law
+from ..links import LINKS
+from . import arrays as model_arrays
+from .build import RESPONSE_SITE, build
+from .likelihoods import Likelihood
+from .term import ObservedSite, Tables, Term
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """law: the scaling law (None for a model of terms alone, e.g. a link fitted to measured
+    losses). likelihood: the observation model of log(response) around the law. terms: what the
+    model adds (bayeslaws.model.term.Term), at most one of each kind. response: the column the law
+    predicts ("loss" [nats] for loss laws)."""
+
+    law: Law | None
+    likelihood: Likelihood | None
+    terms: tuple[Term, ...] = ()
+    response: str = "loss"
+
+    def __post_init__(self):
+        object.__setattr__(self, "terms", tuple(self.terms))
+        kinds = [t.kind for t in self.terms]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"a model takes at most one term of each kind; got {kinds}")
+        if (self.law is None) != (self.likelihood is None):
+            raise ValueError("a law needs a likelihood, and a likelihood a law")
+        if self.law is None and not any(t.observed_sites() for t in self.terms):
+            raise ValueError("a model without a law needs a term that observes something (e.g. a link)")
+
+    # ------------------------------------------------------------ parameters and priors
+
+    def term(self, kind: str) -> Term | None:
+        return next((t for t in self.terms if t.kind == kind), None)
+
+    def _owners(self) -> list[tuple[str, dict]]:
+        owners = []
+        if self.law is not None:
+            owners += [(f"law '{self.law.name}'", self.law.priors),
+                       (f"the {self.likelihood.name} likelihood", self.likelihood.priors)]
+        return owners + [(f"the {t.kind} term", t.priors) for t in self.terms]
+
+    def default_priors(self) -> dict:
+        """Parameter name -> zero-argument prior factory, over the law, likelihood and terms.
+        Two parts naming the same parameter is an error (one would silently replace the other)."""
+        merged, owner_of = {}, {}
+        for owner, priors in self._owners():
+            for name, make in priors.items():
+                if name in merged:
+                    raise ValueError(f"parameter '{name}' is named by both {owner_of[name]} and {owner}; "
+                                     "rename one of them")
+                merged[name], owner_of[name] = make, owner
+        return merged
+
+    def resolve_priors(self, overrides: Mapping | None = None) -> dict:
+        """Default priors with the user's overrides by parameter name (NumPyro distributions)."""
+        defaults = self.default_priors()
+        unknown = set(overrides or {}) - set(defaults)
+        if unknown:
+            raise ValueError(f"priors given for unknown parameter(s) {sorted(unknown)}; {self.describe()} "
+                             f"samples {list(defaults)}")
+        return {**{name: make() for name, make in defaults.items()}, **(overrides or {})}
+
+    def parameter_names(self) -> list[str]:
+        """Reported posterior variables: the law's, the likelihood's and each term's."""
+        names = [] if self.law is None else list(self.law.param_names) + list(self.likelihood.priors)
+        for term in self.terms:
+            names += list(term.reported_names())
+        return names
+
+    def fixed(self) -> dict[str, float]:
+        return {name: value for term in self.terms for name, value in term.fixed().items()}
+
+    def describe(self) -> str:
+        parts = [] if self.law is None else [f"law '{self.law.name}' with the {self.likelihood.name} likelihood"]
+        return " and ".join(parts + [f"the {t.kind} term" for t in self.terms])
+
+    # ------------------------------------------------------------ data
+
+    def observed_sites(self) -> tuple[ObservedSite, ...]:
+        main = () if self.law is None else (ObservedSite(RESPONSE_SITE, self.response, "runs", "run", np.exp),)
+        return main + tuple(s for t in self.terms for s in t.observed_sites())
+
+    def check(self, tables: Tables) -> None:
+        """Every table has what the law and the terms read, and enough rows for their parameters."""
+        if self.law is not None:
+            needed = self.law.covariates + (self.response,)
+            check_has_columns(tables["runs"], needed, f"law '{self.law.name}'")
+            check_positive_columns(tables["runs"], needed)
+        for term in self.terms:
+            term.check(tables)
+        for table, (count, label) in self._parameters_per_table().items():
+            check_enough_runs(tables[table], count, label)
+
+    def _parameters_per_table(self) -> dict:
+        counts = {}
+        if self.law is not None:
+            counts["runs"] = [len(self.law.param_names) + len(self.likelihood.priors), self.law.name]
+        for term in self.terms:
+            count, label = counts.setdefault(term.table, [0, term.kind])
+            counts[term.table][0] = count + len(term.priors)
+        return {table: tuple(value) for table, value in counts.items()}
+
+    def arrays(self, tables: Tables, padded_size: int | None = None) -> dict:
+        """The model's one argument: a dict of float32 arrays (see bayeslaws.model.build)."""
+        runs = tables["runs"]
+        size = padded_size or model_arrays.bucket_size(len(runs))
+        data = {"terms": {t.kind: t.arrays(tables, size) for t in self.terms}, "observed": {}}
+        if self.law is not None:
+            data["logx"], data["centre"] = model_arrays.log_columns(runs, self.law.covariates, size)
+            data["mask"] = model_arrays.mask(len(runs), size)
+            data["observed"][RESPONSE_SITE] = model_arrays.pad(runs.log(self.response), size)
+        for term in self.terms:
+            data["observed"].update(term.observations(tables))
+        return data
+
+    def columns(self) -> dict[str, tuple[str, ...]]:
+        """Per table, the columns the model reads (the DataTree's constant_data)."""
+        out = {}
+        if self.law is not None:
+            out["runs"] = self.law.covariates
+        for term in self.terms:
+            out[term.table] = tuple(dict.fromkeys(out.get(term.table, ()) + term.columns()))
+        return out
+
+    # ------------------------------------------------------------ the model and its identity
+
+    def model(self, priors: Mapping):
+        """The NumPyro model for these priors (see bayeslaws.model.build)."""
+        return build(self, priors)
+
+    def functions(self) -> tuple:
+        """The law and the law-like objects the terms evaluate (links)."""
+        return ((self.law,) if self.law is not None else ()) + tuple(f for t in self.terms for f in t.functions())
+
+    def registered(self) -> bool:
+        """Whether every function is a registry object (then the program can be kept on disk)."""
+        registries = {**REGISTRY, **LINKS}
+        return all(registries.get(f.name) is f for f in self.functions())
+
+    def identity(self, priors: Mapping) -> str:
+        """Stable text naming the model: law, likelihood, response, terms and priors."""
+        return json.dumps({
+            "law": None if self.law is None else self.law.name,
+            "likelihood": None if self.likelihood is None else self.likelihood.name,
+            "response": self.response,
+            "terms": [t.key() for t in self.terms],
+            "priors": priors_text(priors),
+        }, sort_keys=True)
+
+    def cache_key(self, priors: Mapping) -> tuple:
+        """Key of the compiled program within a process: identity, plus the functions' identities
+        (an unregistered law of the same name is another program)."""
+        return (self.identity(priors), tuple(id(f) for f in self.functions()))
+
+    def source_files(self) -> list[Path]:
+        """The source files a compiled program of this model depends on (beside the sampler's):
+        the model package, the terms' modules, and the modules of the law and links it evaluates."""
+        files = set(Path(__file__).parent.glob("*.py"))
+        files |= {_source_file(type(t)) for t in self.terms}
+        for f in self.functions():
+            files |= {_source_file(f.log_loss if isinstance(f, Law) else f.error), _source_file(type(f))}
+        return sorted(files)
+
+    def to_dict(self) -> dict:
+        """JSON-able description: names of law and likelihood, response, terms (with their kind)."""
+        return {
+            "law": None if self.law is None else self.law.name,
+            "likelihood": None if self.likelihood is None else self.likelihood.name,
+            "response": self.response,
+            "terms": [{"kind": t.kind, **t.to_dict()} for t in self.terms],
+        }
+
+
+def _source_file(obj) -> Path:
+    """The file that defines a function, class or functools.partial."""
+    while isinstance(obj, partial):
+        obj = obj.func
+    return Path(inspect.getsourcefile(obj))
+
+
+def prior_text(d) -> str:
+    args = {k: np.asarray(getattr(d, k)).tolist() for k in getattr(d, "arg_constraints", {}) if hasattr(d, k)}
+    return f"{type(d).__name__}({', '.join(f'{k}={v}' for k, v in args.items())})"
+
+
+def priors_text(priors: Mapping) -> dict:
+    """Parameter -> text of its prior, e.g. 'LogNormal(loc=0.5, scale=0.75)' (sorted by name)."""
+    return {name: prior_text(d) for name, d in sorted(priors.items())}

@@ -1,0 +1,277 @@
+"""Fit: a posterior of any model (law, likelihood, terms), with the run tables it was fitted to,
+and what it can tell. LinkFit is the same object seen through its link term (a downstream-error
+link fitted alone, or the link half of a joint fit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..data import RunTable, summarise_draws
+from ..inference import diagnostics
+from ..model import ModelSpec
+from ..terms.link import LinkTerm
+from ..terms.penalty import Penalty, optimum_draws, penalised_loss, penalty_draws
+from . import forecast
+
+INPUT_UNITS = {"loss": "nats", "C": "FLOPs"}
+
+
+@dataclass
+class Fit:
+    """A posterior over a model's parameters, with the runs it was fitted to.
+
+    spec: the model (bayeslaws.model.ModelSpec: law, likelihood, terms).
+    tree: ArviZ DataTree (posterior, prior, sample_stats, log_likelihood, posterior_predictive,
+        prior_predictive, observed_data, constant_data).
+    tables: the run tables by name: "runs" (the fitted runs) and any a term has of its own.
+    attached: a downstream link fitted separately (two-stage; see with_link), or None.
+    """
+
+    spec: ModelSpec
+    tree: xr.DataTree
+    tables: Mapping[str, RunTable]
+    settings: dict = field(default_factory=dict)
+    seconds: float = float("nan")
+    attached: LinkFit | None = None
+
+    # ------------------------------------------------------------ what it is
+
+    @property
+    def law(self):
+        return self.spec.law
+
+    @property
+    def likelihood(self) -> str:
+        return self.spec.likelihood.name
+
+    @property
+    def runs(self) -> RunTable:
+        return self.tables["runs"]
+
+    @property
+    def response(self) -> str:
+        """The column the law predicts ("loss" [nats] for loss laws)."""
+        return self.spec.response
+
+    @property
+    def penalty(self) -> Penalty | None:
+        """The hyperparameter penalty the law was fitted with (bayeslaws.terms.penalty), or None."""
+        return self.spec.term("penalty")
+
+    @property
+    def link(self) -> LinkFit | None:
+        """The downstream link: attached (two-stage), or the link half of a joint fit, or None."""
+        if self.attached is not None:
+            return self.attached
+        term = self.spec.term("link")
+        if term is None:
+            return None
+        settings = {**self.settings, "metric": term.metric, "fixed": term.fixed(), "items": term.items}
+        return LinkFit(ModelSpec(None, None, (term,)), self.tree, self.tables, settings, self.seconds)
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return self.spec.parameter_names()
+
+    @property
+    def diagnostics(self) -> dict:
+        """Divergences, max R-hat, min bulk ESS and tree-depth saturation over every parameter."""
+        names = [n for n in self.parameter_names if n in self.tree["posterior"]]
+        return diagnostics.summarise(self.tree, names, self.settings["max_tree_depth"])
+
+    def draws(self) -> dict[str, np.ndarray]:
+        """Posterior draws as float64 arrays, chains concatenated: name -> (chains * draws,);
+        parameters held fixed are repeated."""
+        post = self.tree["posterior"]
+        draws = {name: post[name].values.astype(np.float64).ravel() for name in self.parameter_names}
+        size = len(next(iter(draws.values())))
+        return {**draws, **{name: np.full(size, value) for name, value in self.spec.fixed().items()}}
+
+    def summary(self, ci_prob: float = 0.9) -> pd.DataFrame:
+        """Posterior table: mean, median, sd, equal-tailed interval, R-hat, bulk and tail ESS."""
+        return diagnostics.parameter_table(self.tree, self.parameter_names, ci_prob)
+
+    # ------------------------------------------------------------ forecasts
+
+    def predict(self, *, ci_prob: float = 0.9, seed: int = 0, **covariates) -> pd.DataFrame:
+        """Loss forecast [nats] at targets given as covariates (scalars or arrays), e.g.
+        ``predict(N=7e10, D=1.4e12)``; C = 6ND if the law needs C.
+
+        Columns loss_*: the law's mean function (parameter uncertainty); loss_pred_*: what a new
+        run would measure (adds the fitted noise), both with mean, median and ci_prob interval.
+        For laws of another response (e.g. N_opt) the columns are named after it.
+        With a link (with_link, fit_joint), also <metric>_* (the link's mean error at the law's
+        loss) and <metric>_pred_* (a new run's measured error).
+        With a penalty, the loss is at the optimal lr and batch size unless ``lr=`` or
+        ``batch_size=`` [tokens] are given; then it includes that setting's penalty.
+        """
+        targets = forecast.target_covariates(self.law, terms=self.spec.terms, **covariates)
+        draws = self.draws()
+        log_loss = forecast.log_loss_draws(self.spec, draws, targets)
+        predictive = forecast.predictive_log_loss_draws(self.spec.likelihood, draws, log_loss, seed)
+        loss, loss_pred = np.exp(log_loss), np.exp(predictive)
+        out = targets.assign(**forecast.summary_columns(self.response, loss, loss_pred, ci_prob))
+        if self.link is None:
+            return out
+        error, observed = self.link.error_from_loss(loss, loss_pred, seed)
+        return out.assign(**forecast.summary_columns(self.link.metric, error, observed, ci_prob))
+
+    def compute_optimal(self, C, ci_prob: float = 0.9) -> pd.DataFrame:
+        """Compute-optimal N_opt [parameters], D_opt [tokens], loss_opt [nats] and tokens per
+        parameter at budgets C [FLOPs], C = 6ND, with posterior medians and intervals."""
+        C = np.atleast_1d(np.asarray(C, dtype=np.float64))
+        per_draw = forecast.compute_optimal_draws(self.law, self.draws(), C)
+        per_draw["tokens_per_parameter"] = per_draw["D_opt"] / per_draw["N_opt"]
+        out = pd.DataFrame({"C": C})
+        for name, samples in per_draw.items():
+            out = out.assign(**summarise_draws(samples, name, ci_prob))
+        return out
+
+    def optimal_hyperparameters(self, *, N, D, ci_prob: float = 0.9, draws: bool = False) -> pd.DataFrame:
+        """Optimal learning rate (column prefix ``lr``) and batch size (``batch_size`` [tokens])
+        at targets N [parameters], D [tokens] (scalars or arrays): mean, median and the ci_prob
+        interval per target, or with ``draws=True`` one row per posterior draw and target
+        (columns draw, N, D, lr, batch_size)."""
+        penalty = self._require_penalty("optimal_hyperparameters")
+        targets = forecast.target_covariates(self.law, terms=self.spec.terms, N=N, D=D)[["N", "D"]]
+        optima = optimum_draws(penalty, self.draws(), targets)
+        if draws:
+            n_draws = next(iter(optima.values())).shape[0]
+            long = targets.loc[np.tile(targets.index, n_draws)].reset_index(drop=True)
+            long.insert(0, "draw", np.repeat(np.arange(n_draws), len(targets)))
+            return long.assign(**{name: values.ravel() for name, values in optima.items()})
+        out = targets.copy()
+        for name, values in optima.items():
+            out = out.assign(**summarise_draws(values, name, ci_prob))
+        return out
+
+    def regret(self, *, N, D, lr=None, batch_size=None, ci_prob: float = 0.9) -> pd.DataFrame:
+        """Loss cost [nats] of training at (lr, batch_size [tokens]) instead of the optimum, at
+        targets N, D: per draw, L(setting) - L(optimum) >= 0; mean, median and ci_prob interval.
+        A setting left as None is taken at its optimum."""
+        penalty = self._require_penalty("regret")
+        targets = forecast.target_covariates(self.law, terms=self.spec.terms, N=N, D=D, lr=lr, batch_size=batch_size)
+        draws = self.draws()
+        log_loss = forecast.law_log_loss_draws(self.law, draws, targets)
+        cost = penalised_loss(penalty, log_loss, penalty_draws(penalty, draws, targets)) - np.exp(log_loss)
+        return targets.assign(**summarise_draws(cost, "regret", ci_prob))
+
+    def _require_penalty(self, method: str) -> Penalty:
+        if self.penalty is None:
+            raise ValueError(f"{method} needs a fit with a hyperparameter penalty: bl.fit(..., penalty='lr,batch_size')")
+        return self.penalty
+
+    # ------------------------------------------------------------ comparison, plots, storage
+
+    def with_link(self, link_fit: LinkFit) -> Fit:
+        """This fit with a link on the loss attached (from bl.fit_link): predict then also
+        returns downstream error intervals, each loss draw pushed through a link draw."""
+        if link_fit.link.input != "loss" or self.response != "loss":
+            raise ValueError(f"link '{link_fit.link.name}' reads {link_fit.link.input} and this law predicts "
+                             f"{self.response}; attach a link on the loss to a loss law")
+        return replace(self, attached=link_fit)
+
+    def loo(self):
+        """PSIS-LOO (ArviZ) from the stored pointwise log-likelihood of the fitted runs."""
+        import arviz as az
+
+        return az.loo(self.tree, var_name=self.spec.observed_sites()[0].variable)
+
+    def plot(self, target: Mapping[str, float] | None = None, ax=None):
+        """Runs, fitted law with 90% bands and the extrapolation to ``target`` (dict of N, D)."""
+        from .plots import plot_fit
+
+        return plot_fit(self, target=target, ax=ax)
+
+    def save(self, path) -> None:
+        """Write the fit to a netCDF file (lossless; read back with bayeslaws.load_fit)."""
+        from .storage import save_fit
+
+        save_fit(self, path)
+
+    def __repr__(self) -> str:
+        d = self.diagnostics
+        return (f"{type(self).__name__}({self.spec.describe()}, runs={len(self.runs)}, "
+                f"chains={self.settings.get('chains')}, draws={self.settings.get('draws')}, "
+                f"divergences={d['divergences']}, max_r_hat={d['max_r_hat']:.3f}, min_ess_bulk={d['min_ess_bulk']:.0f})")
+
+
+class LinkFit(Fit):
+    """A Fit seen through its link term: a link fitted alone (bl.fit_link), or the link half of a
+    joint fit (``paired_with_loss``: its draw i belongs with draw i of the law)."""
+
+    @property
+    def term(self) -> LinkTerm:
+        return self.spec.term("link")
+
+    @property
+    def link(self):
+        """The Link (bayeslaws.links)."""
+        return self.term.link
+
+    @property
+    def likelihood(self) -> str:
+        return self.term.likelihood.name
+
+    @property
+    def metric(self) -> str:
+        return self.term.metric
+
+    @property
+    def fixed(self) -> dict[str, float]:
+        return self.term.fixed()
+
+    @property
+    def paired_with_loss(self) -> bool:
+        return self.term.on_law
+
+    @property
+    def runs(self) -> RunTable:
+        return self.tables[self.term.table]
+
+    def predict(self, *, ci_prob: float = 0.9, seed: int = 0, **inputs) -> pd.DataFrame:
+        """Error forecast at the link's input: ``predict(C=1e24)`` [FLOPs] for a compute link,
+        ``predict(loss=2.5)`` [nats] for a loss link (scalars or arrays).
+
+        Columns <metric>_*: the link's mean error (parameter uncertainty); <metric>_pred_*: what a
+        new model would measure (adds the likelihood's scatter); median and ci_prob interval.
+        """
+        name = self.link.input
+        if set(inputs) != {name}:
+            raise ValueError(f"link '{self.link.name}' reads {name} [{INPUT_UNITS[name]}]; call predict({name}=...)")
+        values = np.atleast_1d(np.asarray(inputs[name], dtype=np.float64))
+        if not np.all(np.isfinite(values) & (values > 0)):
+            raise ValueError(f"{name} values must be positive and finite")
+        draws = self.draws()
+        error = self.term.mean_error(draws, self.link.x(values)[None, :])
+        observed = self.term.observed_error(draws, error, seed)
+        return pd.DataFrame({name: values}).assign(**forecast.summary_columns(self.metric, error, observed, ci_prob))
+
+    def error_from_loss(self, loss: np.ndarray, loss_pred: np.ndarray, seed: int):
+        """Per-draw mean and new-run error (S, M) at per-draw loss [nats] of a loss fit."""
+        if self.link.input != "loss":
+            raise ValueError(f"link '{self.link.name}' reads {self.link.input}, not the loss")
+        draws = forecast.paired_link_draws(self.draws(), loss.shape[0], self.paired_with_loss, seed)
+        return forecast.error_from_loss(self.term, draws, loss, loss_pred, seed)
+
+
+def error_draws(loss_fit: Fit, link_fit: LinkFit, targets: Mapping[str, np.ndarray], seed: int = 0) -> dict:
+    """Per-draw loss [nats] and error at targets (the law's covariates, e.g. {"N": ..., "D": ...}):
+    "loss", "loss_pred", <metric>, <metric>_pred, each (S, M). Draws paired as in paired_link_draws."""
+    frame = forecast.target_covariates(loss_fit.law, terms=loss_fit.spec.terms, **targets)
+    draws = loss_fit.draws()
+    log_loss = forecast.log_loss_draws(loss_fit.spec, draws, frame)
+    loss = np.exp(log_loss)
+    loss_pred = np.exp(forecast.predictive_log_loss_draws(loss_fit.spec.likelihood, draws, log_loss, seed))
+    error, observed = link_fit.error_from_loss(loss, loss_pred, seed)
+    return {"loss": loss, "loss_pred": loss_pred, link_fit.metric: error, f"{link_fit.metric}_pred": observed}
+
+
+def paired_draws(link_fit: LinkFit, n: int, seed: int) -> dict[str, np.ndarray]:
+    """The link's draws aligned with n loss draws (see forecast.paired_link_draws)."""
+    return forecast.paired_link_draws(link_fit.draws(), n, link_fit.paired_with_loss, seed)

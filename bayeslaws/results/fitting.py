@@ -1,0 +1,190 @@
+"""The fitting pipeline: run tables -> ModelSpec -> NUTS -> DataTree -> Fit, one path for every
+model. ``bl.fit`` (a law, optionally with terms such as a penalty), ``bl.fit_link`` (a link
+alone) and ``bl.fit_joint`` (a law with a link on its loss) only build the spec and the tables.
+
+Downstream error = 1 - accuracy, a fraction in [0, 1], of one task (``err_<task>``) or an
+average over tasks (e.g. Gadre's ``err_avg17``). Two ways to combine a loss law with a link:
+
+- two-stage: ``bl.fit`` the loss law, ``fit_link`` the link on runs with a measured loss and
+  error, then ``loss_fit.with_link(link_fit).predict(N=..., D=...)`` (or ``error_draws``). Each
+  posterior draw of the target's loss goes through one posterior draw of the link, paired at
+  random (bayeslaws.results.forecast.paired_link_draws).
+- joint: ``fit_joint`` fits the law and the link in one model in which the link reads the law's
+  loss of each error run; draws are paired by index, since they come from one posterior.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from ..data import RunTable, load_runs
+from ..inference import diagnostics, nuts
+from ..inference.tree import to_datatree
+from ..laws import Law, get_law
+from ..model import ModelSpec, Term, get_likelihood
+from ..model.spec import prior_text
+from ..model.term import Tables
+from ..terms.link import JOINT_TABLE, error_runs, make_link_term
+from ..terms.penalty import Penalty, get_penalty
+from .fit import Fit, LinkFit
+
+
+def run(spec: ModelSpec, tables: Tables, *, priors: Mapping | None, settings: nuts.SamplerSettings, seed: int,
+        progress: bool, kind: type[Fit] = Fit) -> Fit:
+    """Validate the tables for the spec, sample its posterior and check convergence."""
+    started = time.perf_counter()
+    spec.check(tables)
+    resolved = spec.resolve_priors(priors)
+    if progress:
+        sizes = ", ".join(f"{len(t)} {'runs' if name == 'runs' else name + ' runs'}" for name, t in tables.items())
+        print(f"bayeslaws: NUTS, {settings.chains} chains x ({settings.warmup} warmup + {settings.draws} draws), "
+              f"{_label(spec)}, {sizes} ...", file=sys.stderr, flush=True)
+    samples = nuts.sample(spec, resolved, spec.arrays(tables), settings, seed)
+    tree = to_datatree(spec, tables, samples)
+    run_settings = {**settings.__dict__, "seed": seed, "response": spec.response, "priors": _priors_text(resolved)}
+    result = kind(spec, tree, dict(tables), run_settings)
+    result.seconds = time.perf_counter() - started
+    diag = result.diagnostics
+    diagnostics.warn_if_unconverged(diag)
+    if progress:
+        print(f"bayeslaws: done in {result.seconds:.1f} s; divergences {diag['divergences']}, "
+              f"max R-hat {diag['max_r_hat']:.3f}, min bulk ESS {diag['min_ess_bulk']:.0f}",
+              file=sys.stderr, flush=True)
+    return result
+
+
+def fit(
+    runs: RunTable | pd.DataFrame,
+    law: str | Law = "chinchilla",
+    *,
+    likelihood: str = "student_t",
+    priors: Mapping | None = None,
+    response: str | None = None,
+    chains: int = 4,
+    draws: int = 1000,
+    warmup: int = 1000,
+    seed: int = 0,
+    dense_mass: bool = True,
+    target_accept: float = 0.8,
+    max_tree_depth: int = 10,
+    init: str = "prior",
+    penalty: str | Penalty | None = None,
+    terms: Sequence[Term] = (),
+    tables: Mapping[str, RunTable | pd.DataFrame] | None = None,
+    progress: bool = True,
+) -> Fit:
+    """Fit a scaling law to runs with NUTS and check convergence.
+
+    runs: a RunTable (from load_runs) or a DataFrame with canonical columns.
+    law: a registry name (see bl.LAWS: "chinchilla", "kaplan", "power", ...) or a Law.
+    likelihood: "student_t" (default, robust to outlying runs), "normal" or "huber", on log loss.
+    priors: overrides by parameter name, NumPyro distributions in original units.
+    init: "prior" (prior draw, identity as the first mass matrix) or "laplace" (a draw from the
+        Laplace approximation, its covariance as the first mass matrix); both then adapt the
+        mass matrix in windows. "laplace" spares warmup its deep early trees: 1.7x faster on a
+        2,000-run penalised sweep (benchmarks/penalised_sweep.py); see SamplerSettings.
+    response: the column to model (default: the law's, "loss" for loss laws).
+    penalty: learn from runs off their optimal hyperparameters (bayeslaws.terms.penalty): None,
+        "lr,batch_size" (or "lr", "batch_size"), a preset "steplaw"/"deepseek", or a Penalty.
+        The run table then needs those columns (batch_size in tokens); prior overrides for the
+        penalty's parameters go in ``priors`` too.
+    terms: further model terms (bayeslaws.model.Term), e.g. your own; ``tables`` gives run tables
+        of their own by name.
+    Warns with a ConvergenceWarning and advice when R-hat, ESS, divergences or tree depth say so.
+    """
+    law = get_law(law)
+    penalty = get_penalty(penalty)
+    spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + ((penalty,) if penalty else ()),
+                     response or law.response)
+    every = {"runs": _table(runs), **{name: _table(t) for name, t in (tables or {}).items()}}
+    settings = nuts.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth, init)
+    return run(spec, every, priors=priors, settings=settings, seed=seed, progress=progress)
+
+
+def fit_link(
+    runs: RunTable | pd.DataFrame,
+    link="gadre",
+    metric: str = "err_avg17",
+    *,
+    likelihood: str = "beta",
+    priors: Mapping | None = None,
+    fixed: Mapping[str, float] | None = None,
+    items: int | None = None,
+    chains: int = 4,
+    draws: int = 1000,
+    warmup: int = 1000,
+    seed: int = 0,
+    target_accept: float = 0.8,
+    max_tree_depth: int = 10,
+    progress: bool = True,
+) -> LinkFit:
+    """Fit a link, error = f(loss or C), to runs that have the error column ``metric``.
+
+    link: a registry name ("gadre", "sigmoid_C", "sigmoid_loss", "logit_linear_C",
+        "logit_linear_loss") or a Link. Loss links read the column "loss" [nats] (measured loss),
+        compute links the column "C" [FLOPs].
+    likelihood: "beta" (default), "logit_normal", or "binomial" (then ``items`` = number of
+        benchmark questions). priors: overrides by name (NumPyro distributions, original units).
+    fixed: parameters held at known values, e.g. {"chance": 0.75} for a 4-way multiple choice.
+    Rows where the metric is missing are left out; an error outside [0, 1] or a missing column is
+    a RunTableError naming the rows or the available err_* columns.
+    """
+    term = make_link_term(link, likelihood, metric, fixed, items)
+    spec = ModelSpec(None, None, (term,))
+    settings = nuts.SamplerSettings(chains, warmup, draws, True, target_accept, max_tree_depth)
+    result = run(spec, {"runs": error_runs(_table(runs), term.link, metric)}, priors=priors, settings=settings,
+                 seed=seed, progress=progress, kind=LinkFit)
+    result.settings.update(metric=metric, fixed=term.fixed(), items=term.items)
+    return result
+
+
+def fit_joint(
+    loss_runs: RunTable | pd.DataFrame,
+    link_runs: RunTable | pd.DataFrame,
+    law: str | Law = "overtraining",
+    link="gadre",
+    metric: str = "err_avg17",
+    *,
+    likelihood: str = "student_t",
+    error_likelihood: str = "beta",
+    priors: Mapping | None = None,
+    fixed: Mapping[str, float] | None = None,
+    items: int | None = None,
+    chains: int = 4,
+    draws: int = 1000,
+    warmup: int = 1000,
+    seed: int = 0,
+    target_accept: float = 0.8,
+    max_tree_depth: int = 10,
+    progress: bool = True,
+) -> Fit:
+    """Fit a loss law (on loss_runs) and a loss link (on link_runs, the runs with the metric) in
+    one model that shares the loss: each error run's error is observed at the law's loss L(N, D)
+    of that run (not its measured loss), so the error runs inform the law too.
+
+    Returns a Fit of the law whose ``link`` is the joint link posterior (paired by draw), so
+    ``predict`` returns loss and error intervals. priors: overrides for any parameter (law,
+    likelihood, link or error likelihood). Other arguments as bl.fit and fit_link.
+    """
+    law = get_law(law)
+    term = make_link_term(link, error_likelihood, metric, fixed, items, on_law=True, law_covariates=law.covariates)
+    spec = ModelSpec(law, get_likelihood(likelihood), (term,))
+    tables = {"runs": _table(loss_runs), JOINT_TABLE: error_runs(_table(link_runs), term.link, metric)}
+    settings = nuts.SamplerSettings(chains, warmup, draws, True, target_accept, max_tree_depth)
+    return run(spec, tables, priors=priors, settings=settings, seed=seed, progress=progress)
+
+
+def _table(runs) -> RunTable:
+    return runs if isinstance(runs, RunTable) else load_runs(runs, required=())
+
+
+def _label(spec: ModelSpec) -> str:
+    return ", ".join(([] if spec.law is None else [f"law {spec.law.name}"]) + [str(t) for t in spec.terms])
+
+
+def _priors_text(priors: Mapping) -> dict:
+    return {name: prior_text(d) for name, d in priors.items()}

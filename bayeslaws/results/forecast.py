@@ -1,0 +1,138 @@
+"""Forecasts as distributions: every derived quantity is computed per posterior draw, then
+summarised. Functions take (model spec, draws, covariates) and never rerun inference.
+
+``draws`` maps parameter names to 1-D float64 arrays of S posterior draws.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ..data import summarise_draws
+from ..laws import Law
+from ..model import Likelihood, ModelSpec
+from ..terms.link import LinkTerm
+from ..terms.penalty import HYPERPARAMETERS
+
+COMPUTE_PER_TOKEN_PARAM = 6.0  # C = 6 N D
+
+
+def target_covariates(law: Law, *, terms=(), **given) -> pd.DataFrame:
+    """Broadcast the user's targets (scalars or arrays) to a frame holding the law's covariates
+    and any of the terms reads (e.g. lr). C is filled in as 6 N D when the law needs it and N and
+    D are given. Unknown names, and C given beside N and D, are errors."""
+    accepted = list(dict.fromkeys(law.covariates + (("N", "D") if "C" in law.covariates else ())
+                                  + tuple(n for t in terms for n in t.target_names())))
+    values = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in given.items() if v is not None}
+    unknown = [k for k in values if k not in accepted]
+    if unknown and set(unknown) <= set(HYPERPARAMETERS):
+        raise ValueError(f"this fit has no penalty on {unknown}: it cannot price those settings; "
+                         "fit with penalty=... to use them")
+    if unknown:
+        raise ValueError(f"unknown target(s) {unknown}: law '{law.name}' takes {accepted}")
+    if not values:
+        raise ValueError(f"give the target's covariates: law '{law.name}' needs {list(law.covariates)}")
+    frame = pd.DataFrame(dict(zip(values, np.broadcast_arrays(*values.values()))))
+    if "C" in law.covariates and {"N", "D"} <= set(frame):
+        if "C" in frame:
+            raise ValueError("give C or N and D (C = 6 N D), not both")
+        frame["C"] = COMPUTE_PER_TOKEN_PARAM * frame["N"] * frame["D"]
+    missing = [c for c in law.covariates if c not in frame]
+    if missing:
+        raise ValueError(f"law '{law.name}' needs {list(law.covariates)}; missing {missing}")
+    bad = [c for c in frame if not np.all(np.isfinite(frame[c]) & (frame[c] > 0))]
+    if bad:
+        raise ValueError(f"target values must be positive and finite; check {bad}")
+    return frame
+
+
+def law_log_loss_draws(law: Law, draws: Mapping[str, np.ndarray], targets: pd.DataFrame) -> np.ndarray:
+    """The law's log loss per draw and target, shape (S draws, M targets)."""
+    params = {k: jnp.asarray(v)[:, None] for k, v in draws.items() if k in law.param_names}
+    logx = {c: jnp.asarray(np.log(targets[c].to_numpy()))[None, :] for c in law.covariates}
+    return np.asarray(law.evaluate(params, logx), dtype=np.float64)
+
+
+def log_loss_draws(spec: ModelSpec, draws: Mapping[str, np.ndarray], targets: pd.DataFrame) -> np.ndarray:
+    """Mean-function log loss (S, M): the law, then each term's forecast hook (e.g. a penalty at
+    the targets' learning rate)."""
+    log_loss = law_log_loss_draws(spec.law, draws, targets)
+    for term in spec.terms:
+        log_loss = term.forecast(log_loss, draws, targets)
+    return log_loss
+
+
+def predictive_log_loss_draws(likelihood: Likelihood, draws: Mapping[str, np.ndarray], log_loss: np.ndarray,
+                              seed: int) -> np.ndarray:
+    """One observation per draw and target from the likelihood: what a new run would measure."""
+    nuisance = {k: jnp.asarray(draws[k])[:, None] for k in likelihood.priors}
+    distribution = likelihood.distribution(jnp.asarray(log_loss), nuisance)
+    return np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64)
+
+
+def summary_columns(prefix: str, mean_draws: np.ndarray, new_run_draws: np.ndarray, ci_prob: float) -> dict:
+    """<prefix>_* (mean function) and <prefix>_pred_* (a new run, without its mean) columns."""
+    pred = summarise_draws(new_run_draws, f"{prefix}_pred", ci_prob)
+    return {**summarise_draws(mean_draws, prefix, ci_prob), **{k: v for k, v in pred.items() if not k.endswith("_mean")}}
+
+
+# ---------------------------------------------------------------- compute-optimal allocation
+
+
+def compute_optimal_draws(law: Law, draws: Mapping[str, np.ndarray], C: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-draw compute-optimal N_opt, D_opt [count] and loss_opt [nats] at budgets C [FLOPs],
+    each shaped (S, M). Uses the law's closed form when it has one; otherwise minimises the law
+    along C = 6 N D on a fine grid of N per draw (laws in N and D only)."""
+    C = np.atleast_1d(np.asarray(C, dtype=np.float64))
+    if law.compute_optimal is not None:
+        params = {k: jnp.asarray(v)[:, None] for k, v in draws.items() if k in law.param_names}
+        result = law.compute_optimal(params, jnp.asarray(C)[None, :])
+        shape = (len(next(iter(params.values()))), len(C))
+        return {k: np.broadcast_to(np.asarray(result[k], np.float64), shape).copy() for k in ("N_opt", "D_opt", "loss_opt")}
+    if set(law.covariates) != {"N", "D"}:
+        raise ValueError(f"law '{law.name}' is not a law in N and D: no compute-optimal allocation")
+    return _grid_compute_optimal(law, draws, C)
+
+
+def _grid_compute_optimal(law: Law, draws, C: np.ndarray, points: int = 4001) -> dict:
+    """Minimise L(N, C/(6N)) over a log-spaced grid of N (1e-6 to 1e6 times sqrt(C/120)) per draw."""
+    out = {"N_opt": [], "D_opt": [], "loss_opt": []}
+    for budget in C:
+        grid_N = np.sqrt(budget / 120.0) * np.logspace(-6, 6, points)
+        targets = pd.DataFrame({"N": grid_N, "D": budget / (COMPUTE_PER_TOKEN_PARAM * grid_N)})
+        log_loss = law_log_loss_draws(law, draws, targets)
+        best = np.argmin(log_loss, axis=1)
+        out["N_opt"].append(grid_N[best])
+        out["D_opt"].append(targets["D"].to_numpy()[best])
+        out["loss_opt"].append(np.exp(log_loss[np.arange(len(best)), best]))
+    return {k: np.stack(v, axis=1) for k, v in out.items()}
+
+
+# ---------------------------------------------------------------- downstream error
+
+
+def paired_link_draws(link_draws: Mapping[str, np.ndarray], n: int, by_index: bool, seed: int) -> dict:
+    """Link draws aligned with n loss draws: by index for a joint fit (one posterior), otherwise
+    n of the link's draws in random order, without replacement (with replacement if the link has
+    fewer than n): every pair is then a draw from the product of the two independent posteriors."""
+    size = len(next(iter(link_draws.values())))
+    if by_index:
+        if size != n:
+            raise ValueError(f"a joint fit's link has {size} draws, the loss {n}")
+        return dict(link_draws)
+    index = np.random.default_rng(seed).choice(size, size=n, replace=size < n)
+    return {k: v[index] for k, v in link_draws.items()}
+
+
+def error_from_loss(term: LinkTerm, draws: Mapping[str, np.ndarray], loss: np.ndarray, loss_pred: np.ndarray,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-draw error from per-draw loss [nats], both (S, M), with the link's draws already
+    paired: the link's mean error at the law's loss, and a new run's measured error (the
+    likelihood's draw around the link at the loss a new run would measure)."""
+    error = term.mean_error(draws, loss)
+    return error, term.observed_error(draws, term.mean_error(draws, loss_pred), seed)
