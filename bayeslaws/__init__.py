@@ -37,7 +37,7 @@ _PUBLIC = {
     "fit_many": ("bayeslaws.inference.many", "fit_many"),
     "get_law": ("bayeslaws.laws", "get_law"),
     "get_link": ("bayeslaws.links", "get_link"),
-    "load_fit": ("bayeslaws.results.storage", "load_fit"),
+    "load_fit": ("bayeslaws.results.fit", "load_fit"),
     "load_runs": ("bayeslaws.data", "load_runs"),
     "sbc": ("bayeslaws.inference.sbc", "sbc"),
     "set_compile_cache": ("bayeslaws.inference.compile_cache", "set_compile_cache"),

@@ -16,7 +16,7 @@ from ..inference import diagnostics
 from ..model import ModelSpec
 from ..terms.link import LinkTerm
 from ..terms.penalty import Penalty, optimum_draws, penalised_loss, penalty_draws
-from . import forecast
+from . import forecast, storage
 
 INPUT_UNITS = {"loss": "nats", "C": "FLOPs"}
 
@@ -190,9 +190,7 @@ class Fit:
 
     def save(self, path) -> None:
         """Write the fit to a netCDF file (lossless; read back with bayeslaws.load_fit)."""
-        from .storage import save_fit
-
-        save_fit(self, path)
+        storage.save_fit(self, path)
 
     def __repr__(self) -> str:
         d = self.diagnostics
@@ -275,3 +273,14 @@ def error_draws(loss_fit: Fit, link_fit: LinkFit, targets: Mapping[str, np.ndarr
 def paired_draws(link_fit: LinkFit, n: int, seed: int) -> dict[str, np.ndarray]:
     """The link's draws aligned with n loss draws (see forecast.paired_link_draws)."""
     return forecast.paired_link_draws(link_fit.draws(), n, link_fit.paired_with_loss, seed)
+
+
+def load_fit(path, law=None) -> Fit:
+    """Read a fit written by Fit.save. Pass ``law`` for a custom law not in the registry."""
+    return _from_parts(storage.read_fit(path, law))
+
+
+def _from_parts(parts: dict) -> Fit:
+    kind = {"Fit": Fit, "LinkFit": LinkFit}[parts["kind"]]
+    attached = None if parts["attached"] is None else _from_parts(parts["attached"])
+    return kind(parts["spec"], parts["tree"], parts["tables"], parts["settings"], parts["seconds"], attached)

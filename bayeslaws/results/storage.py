@@ -1,8 +1,10 @@
-"""Save and load fits as netCDF (DataTree via h5netcdf). No pickle: metadata is JSON text.
+"""Fits as netCDF files (DataTree via h5netcdf). No pickle: metadata is JSON text.
 
 A saved fit is its DataTree plus one group per run table (``runs``, and ``runs_<name>`` for a
 term's own table), a group ``attached`` holding an attached two-stage link fit the same way, and
-attributes: the model spec, the sampler settings and the seconds the fit took.
+attributes: the kind of result, the model spec, the sampler settings and the seconds the fit
+took. This module converts between a fit's parts and a file; bayeslaws.results.fit builds the
+Fit from the parts (load_fit).
 """
 
 from __future__ import annotations
@@ -17,25 +19,25 @@ from ..data import RunTable
 from ..laws import Law, get_law
 from ..model import ModelSpec, get_likelihood
 from ..terms import term_from_dict
-from .fit import Fit, LinkFit
 
 FORMAT_VERSION = 2
-KINDS = {"Fit": Fit, "LinkFit": LinkFit}
 
 
-def save_fit(fit: Fit, path) -> None:
-    """Write posterior, stats, data, the full run tables and metadata to one netCDF file."""
+def save_fit(fit, path) -> None:
+    """Write a Fit's posterior, stats, data, full run tables and metadata to one netCDF file."""
     _fit_to_tree(fit).to_netcdf(path, engine="h5netcdf")
 
 
-def load_fit(path, law: Law | None = None) -> Fit:
-    """Read a fit written by Fit.save. Pass ``law`` for a custom law not in the registry."""
+def read_fit(path, law: Law | None = None) -> dict:
+    """The parts of a saved fit: kind ("Fit" or "LinkFit"), spec, tree, tables, settings,
+    seconds and attached (the parts of an attached link fit, or None). Pass ``law`` for a custom
+    law not in the registry."""
     with xr.open_datatree(path, engine="h5netcdf") as stored:
         tree = stored.load()
-    return _tree_to_fit(tree, law)
+    return _tree_to_parts(tree, law)
 
 
-def _fit_to_tree(fit: Fit) -> xr.DataTree:
+def _fit_to_tree(fit) -> xr.DataTree:
     groups = {f"/{name}": fit.tree[name].to_dataset() for name in fit.tree.children}
     for name, table in fit.tables.items():
         groups[f"/{_table_group(name)}"] = _table_to_dataset(table)
@@ -53,7 +55,7 @@ def _fit_to_tree(fit: Fit) -> xr.DataTree:
     return tree
 
 
-def _tree_to_fit(tree: xr.DataTree, law: Law | None) -> Fit:
+def _tree_to_parts(tree: xr.DataTree, law: Law | None) -> dict:
     attrs = dict(tree.attrs)
     stored = json.loads(attrs["spec"])
     spec = ModelSpec(
@@ -65,10 +67,15 @@ def _tree_to_fit(tree: xr.DataTree, law: Law | None) -> Fit:
     names = json.loads(attrs["tables"])
     skip = {_table_group(n) for n in names} | {"attached"}
     posterior = xr.DataTree.from_dict({f"/{g}": tree[g].to_dataset() for g in tree.children if g not in skip})
-    attached = _tree_to_fit(tree["attached"], None) if "attached" in tree.children else None
-    return KINDS[str(attrs["kind"])](
-        spec=spec, tree=posterior, tables={n: _dataset_to_table(tree[_table_group(n)].to_dataset()) for n in names},
-        settings=json.loads(attrs["settings"]), seconds=float(attrs["seconds"]), attached=attached)
+    return {
+        "kind": str(attrs["kind"]),
+        "spec": spec,
+        "tree": posterior,
+        "tables": {n: _dataset_to_table(tree[_table_group(n)].to_dataset()) for n in names},
+        "settings": json.loads(attrs["settings"]),
+        "seconds": float(attrs["seconds"]),
+        "attached": _tree_to_parts(tree["attached"], None) if "attached" in tree.children else None,
+    }
 
 
 def _table_group(name: str) -> str:
