@@ -159,6 +159,7 @@ def gadre():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("metric, max_rel", [("err_avg17", [0.035, 0.015]), ("err_avg46", [0.04, 0.025])])
 def test_gadre_two_stage_error_forecast(gadre, metric, max_rel):
     """Two-stage: loss posterior (5 runs) through the Gadre link posterior (6 runs).
@@ -187,6 +188,7 @@ def test_gadre_two_stage_error_forecast(gadre, metric, max_rel):
     assert eps["q05"] < published_eps < eps["q95"]
 
 
+@pytest.mark.slow
 def test_two_stage_pairs_each_loss_draw_with_one_link_draw(gadre):
     link_fit = gadre["links"]["err_avg17"]
     paired = paired_draws(link_fit, 4000, seed=3)  # 4000 loss draws, 6000 link draws
@@ -201,6 +203,7 @@ def test_two_stage_pairs_each_loss_draw_with_one_link_draw(gadre):
     assert per_draw["err_avg17_pred"].shape == (4000, 1)
 
 
+@pytest.mark.slow
 def test_saved_fit_keeps_its_link(gadre, tmp_path):
     attached = gadre["loss_fit"].with_link(gadre["links"]["err_avg17"])
     attached.save(tmp_path / "fit.nc")
@@ -215,6 +218,7 @@ def test_saved_fit_keeps_its_link(gadre, tmp_path):
     pd.testing.assert_frame_equal(loaded.predict(**targets), attached.predict(**targets))
 
 
+@pytest.mark.slow
 def test_gadre_joint_error_forecast(gadre):
     """Joint: law and link in one model; the 6 error runs see the law's loss, so the 1.4B M=20
     run's error also informs the law. Seeds 0-1: 17-task medians +3.5 % and -0.05 to -0.2 %
@@ -249,6 +253,7 @@ def obsscaling_split():
     return frame[frame["C"] < HELD_OUT_FLOPS], frame[frame["C"] >= HELD_OUT_FLOPS]
 
 
+@pytest.mark.slow
 def test_obsscaling_held_out_largest_models_coverage():
     """Per benchmark, pooled over families: the sigmoid in ln C with the chance level fixed, for
     the 7 benchmarks that have one (TruthfulQA has none and its error barely moves with compute:
@@ -303,6 +308,7 @@ CLI_FIT = ["--law", "overtraining", "--columns", "N=params,D=tokens,loss=c4_loss
            "--chains", "4", "--warmup", "500", "--draws", "500"]
 
 
+@pytest.mark.slow
 def test_cli_json_gains_downstream_per_prediction(gadre_csv, capsys):
     code = main(["fit", str(gadre_csv), *CLI_FIT, "--link", "gadre", "--metric", "err_avg17",
                  "--predict", "N=1.44e9,D=9.21e11", "--predict", "N=6.89e9,D=1.378e11", "--json"])
@@ -320,6 +326,7 @@ def test_cli_json_gains_downstream_per_prediction(gadre_csv, capsys):
     assert "link gadre on err_avg17" in captured.err
 
 
+@pytest.mark.slow
 def test_cli_bad_link_input_exits_2_before_fitting(gadre_csv, tmp_path, capsys):
     assert main(["fit", str(gadre_csv), *CLI_FIT, "--link", "gadre", "--metric", "err_mmlu", "--json"]) == 2
     err = capsys.readouterr().err

@@ -21,6 +21,7 @@ def recovery_fits():
     return [(zoo, bl.fit(zoo.runs, law="chinchilla", seed=seed, **FAST)) for seed in SEEDS for zoo in [bl.simulate(seed=seed)]]
 
 
+@pytest.mark.slow
 def test_parameter_recovery_hit_rate(recovery_fits):
     hits = []
     for zoo, result in recovery_fits:
@@ -33,6 +34,7 @@ def test_parameter_recovery_hit_rate(recovery_fits):
     assert rate >= 0.72
 
 
+@pytest.mark.slow
 def test_fits_converge(recovery_fits):
     for _, result in recovery_fits:
         d = result.diagnostics
@@ -41,6 +43,7 @@ def test_fits_converge(recovery_fits):
         assert d["min_ess_bulk"] >= 400
 
 
+@pytest.mark.slow
 def test_extrapolated_forecast_covers_truth(recovery_fits):
     target = pd.DataFrame({"N": [70e9], "D": [1.4e12]})
     covered = []
@@ -53,6 +56,7 @@ def test_extrapolated_forecast_covers_truth(recovery_fits):
     assert np.mean(covered) >= 0.6
 
 
+@pytest.mark.slow
 def test_predict_broadcasts_and_names_columns(recovery_fits):
     result = recovery_fits[0][1]
     out = result.predict(N=[1e9, 1e10, 1e11], D=2e11, ci_prob=0.8)
@@ -61,6 +65,7 @@ def test_predict_broadcasts_and_names_columns(recovery_fits):
     assert out["loss_median"].is_monotonic_decreasing
 
 
+@pytest.mark.slow
 def test_compute_optimal_covers_truth(recovery_fits):
     zoo, result = recovery_fits[0]
     truth = bl.get_law("chinchilla").compute_optimal({k: np.float64(v) for k, v in zoo.truth.items()}, 1e22)
@@ -70,6 +75,7 @@ def test_compute_optimal_covers_truth(recovery_fits):
     assert row["tokens_per_parameter_median"] == pytest.approx(row["D_opt_median"] / row["N_opt_median"], rel=0.05)
 
 
+@pytest.mark.slow
 def test_datatree_has_the_arviz_groups(recovery_fits):
     tree = recovery_fits[0][1].tree
     assert {"posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"} <= set(tree.children)
@@ -79,6 +85,7 @@ def test_datatree_has_the_arviz_groups(recovery_fits):
     assert np.isfinite(loo.elpd)
 
 
+@pytest.mark.slow
 def test_save_load_round_trip_is_exact(recovery_fits, tmp_path):
     result = recovery_fits[1][1]
     path = tmp_path / "fit.nc"
@@ -93,6 +100,7 @@ def test_save_load_round_trip_is_exact(recovery_fits, tmp_path):
     pd.testing.assert_frame_equal(loaded.predict(N=1e11, D=2e12), result.predict(N=1e11, D=2e12))
 
 
+@pytest.mark.slow
 def test_round_trip_keeps_text_columns(tmp_path):
     zoo = bl.simulate(seed=9, n_budgets=3, runs_per_budget=8)
     frame = zoo.runs.assign(family=["a", "b"] * 12, run_id=[f"run-{i}" for i in range(24)])
@@ -108,12 +116,14 @@ def test_same_seed_gives_same_draws():
     assert all(np.array_equal(first[k], second[k]) for k in first)
 
 
+@pytest.mark.slow
 def test_too_few_draws_warn_with_advice():
     zoo = bl.simulate(seed=4)
     with pytest.warns(bl.ConvergenceWarning, match="bulk ESS .* < 400.*Run more draws"):
         bl.fit(zoo.runs, chains=2, warmup=30, draws=30, progress=False)
 
 
+@pytest.mark.slow
 def test_converged_fit_does_not_warn(recovery_fits):
     from bayeslaws.inference.diagnostics import warn_if_unconverged
 
@@ -122,6 +132,7 @@ def test_converged_fit_does_not_warn(recovery_fits):
         assert warn_if_unconverged(recovery_fits[0][1].diagnostics) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("likelihood", ["normal", "huber"])
 def test_other_likelihoods_recover_exponents(likelihood):
     zoo = bl.simulate(seed=5)
@@ -131,6 +142,7 @@ def test_other_likelihoods_recover_exponents(likelihood):
     assert "nu" not in summary.index
 
 
+@pytest.mark.slow
 def test_student_t_absorbs_a_diverged_run():
     zoo = bl.simulate(seed=6)
     runs = zoo.runs.copy()
@@ -139,6 +151,7 @@ def test_student_t_absorbs_a_diverged_run():
     assert summary.loc["alpha", "q05"] <= zoo.truth["alpha"] <= summary.loc["alpha", "q95"]
 
 
+@pytest.mark.slow
 def test_prior_override_by_name_and_unknown_names():
     zoo = bl.simulate(seed=7, n_budgets=3, runs_per_budget=8)
     tight = bl.fit(zoo.runs, priors={"E": dist.LogNormal(np.log(1.5), 0.01)}, seed=0, **FAST)
@@ -148,6 +161,7 @@ def test_prior_override_by_name_and_unknown_names():
         bl.fit(zoo.runs, priors={"Q": dist.Normal()}, **FAST)
 
 
+@pytest.mark.slow
 def test_power_law_in_compute_recovers_exponent():
     zoo = bl.simulate("power", seed=2)
     result = bl.fit(zoo.runs[["C", "loss"]], law="power", seed=0, **FAST)
@@ -157,6 +171,7 @@ def test_power_law_in_compute_recovers_exponent():
         result.predict(N=1e9)
 
 
+@pytest.mark.slow
 def test_chains_split_over_threads_sample_the_same_posterior():
     # On CPU one compiled program runs single-threaded, so sample() splits the chains into one
     # group per core. Each chain keeps its own key: the groups must not repeat each other, and

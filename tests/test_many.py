@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # many fits / whole notebooks: the full suite runs them
+
 import bayeslaws as bl
 from bayeslaws.inference.sbc import sbc
 

@@ -130,6 +130,7 @@ def _hits(zoo, fit) -> list[bool]:
     return hits
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("basin", ["quadratic", "linex"])
 def test_recovery_hit_rate_and_clean_sampling(recovery_fits, basin):
     hits = []
@@ -143,6 +144,7 @@ def test_recovery_hit_rate_and_clean_sampling(recovery_fits, basin):
     assert rate >= 0.7  # a sampler or model that is off scores far lower (intervals are a few % wide)
 
 
+@pytest.mark.slow
 def test_value_of_the_penalty(recovery_fits):
     """On the same sweeps: penalised law vs plain law on all runs vs plain law on the best run
     per (N, D), scored by the loss forecast at 10x the largest cell's compute."""
@@ -159,6 +161,7 @@ def test_value_of_the_penalty(recovery_fits):
     assert mean["penalised"] < mean["plain, best run per cell"] < mean["plain, all runs"]
 
 
+@pytest.mark.slow
 def test_regret_is_zero_at_the_optimum_and_grows_away_from_it(recovery_fits):
     zoo, result = recovery_fits["linex", 0]
     best = result.optimal_hyperparameters(N=1e9, D=1e11).iloc[0]
@@ -175,6 +178,7 @@ def test_regret_is_zero_at_the_optimum_and_grows_away_from_it(recovery_fits):
     assert regret["regret_median"].iloc[2] == pytest.approx(true_cost, rel=0.1)
 
 
+@pytest.mark.slow
 def test_predict_assumes_optimal_settings_unless_told(recovery_fits):
     result = recovery_fits["quadratic", 0][1]
     optimal = result.predict(N=3e9, D=3e11).iloc[0]
@@ -192,6 +196,7 @@ def test_predict_assumes_optimal_settings_unless_told(recovery_fits):
         plain.predict(N=1e9, D=1e10, lr=1e-3)
 
 
+@pytest.mark.slow
 def test_save_load_round_trip_keeps_the_penalty(recovery_fits, tmp_path):
     result = recovery_fits["linex", 1][1]
     result.save(tmp_path / "fit.nc")
@@ -204,6 +209,7 @@ def test_save_load_round_trip_keeps_the_penalty(recovery_fits, tmp_path):
     pd.testing.assert_frame_equal(loaded.regret(N=2e9, D=2e11, lr=1e-2), result.regret(N=2e9, D=2e11, lr=1e-2))
 
 
+@pytest.mark.slow
 def test_cli_penalty_json_contract(tmp_path, capsys):
     from bayeslaws.cli import main
 
@@ -239,6 +245,7 @@ def test_critical_batch_formulas_match_the_reference_checks():
         cb.batch_for_extra_data(0.0, 1e6)
 
 
+@pytest.mark.slow
 def test_critical_batch_law_recovers_kaplan_from_steps_to_target_runs():
     hits = []
     for seed in range(4):

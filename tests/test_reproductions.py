@@ -62,6 +62,7 @@ def gadre_runs(data_home):
     return train, targets
 
 
+@pytest.mark.slow
 def test_overtraining_law_reproduces_the_published_rpj_fit(data_home):
     # Upstream code form L = a_c N^c + b 6^(c/2) (M N)^c + E, rpj fit (PROVENANCE.md):
     a_c, b, c, E = 166.211, 366.687, -0.272851, 1.83665
@@ -102,6 +103,7 @@ def test_overtraining_law_reproduces_the_published_rpj_fit(data_home):
         assert loss_opt <= ours(N_grid, budget / (6 * N_grid**2)).min() * (1 + 1e-6)
 
 
+@pytest.mark.slow
 def test_gadre_forecast_from_five_small_runs(data_home):
     """Fit the over-training law to the paper's 5 rpj runs and forecast 1.4B M=640 and 6.9B M=20.
 
@@ -183,6 +185,7 @@ def test_datablations_published_point_fit_is_reproduced_on_the_182_runs(data_hom
     np.testing.assert_allclose(best.x, [PUBLISHED["R_D_star"], PUBLISHED["R_N_star"]], rtol=0.01)
 
 
+@pytest.mark.slow
 def test_datablations_posterior_of_the_decay_constants(data_home):
     """Bayesian fits of R_D*, R_N* (A, B, E, alpha = beta fixed at the C4 Chinchilla values).
 
@@ -229,6 +232,7 @@ PORIAN = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label", sorted(PORIAN))
 def test_porian_compute_optimal_exponent(data_home, label):
     """N*(C) = k C^a on the RefinedWeb ("rw") optimal pairs of one configuration.
