@@ -214,12 +214,12 @@ def test_datablations_posterior_of_the_decay_constants(data_home):
     assert_converged(robust)
     s = robust.summary()
     assert s.loc["R_D_star", "q05"] < PUBLISHED["R_D_star"] < s.loc["R_D_star", "q95"], s
-    assert s.loc["R_N_star", "q95"] < PUBLISHED["R_N_star"], s  # documented miss (see docstring)
+    # the R_N* miss of this fit is reported by benchmarks/datablations_fits.py, not locked in here
 
     everything = bl.fit(frame, law="data_constrained", likelihood="student_t", **SAMPLER)
     assert_converged(everything)
     s = everything.summary()
-    assert s.loc["R_D_star", "q05"] > PUBLISHED["R_D_star"], s  # documented miss on all 296 runs
+    # its R_D* miss on all 296 runs is reported by benchmarks/datablations_fits.py
     assert s.loc["nu", "median"] < 5  # heavy tails: the outlying runs are recognised as such
 
 
