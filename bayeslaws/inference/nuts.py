@@ -154,24 +154,28 @@ def _shapes(data) -> str:
     return str(jax.tree.map(lambda x: (np.shape(x), np.asarray(x).dtype.str), data))
 
 
-def compiled_sampler(spec: ModelSpec, priors, settings: SamplerSettings, data: dict, many: bool = False):
+def compiled_sampler(spec: ModelSpec, priors, settings: SamplerSettings, data: dict, many: bool = False,
+                     extras: bool = True):
     """The jitted sampler for this model, priors, settings and data shapes (built once per process).
 
-    many: the program for a stack of datasets (leading axis), see sample_many. A model of
+    many: the program for a stack of datasets (leading axis), see sample_many. extras: the
+    program also computes the log-likelihood, posterior predictive and prior draws (a single fit's
+    DataTree; about 40 % more compilation, so fit_many's programs leave them out). A model of
     registered laws and links is also kept on disk, so that later processes skip tracing (see
     compile_cache.load_or_export).
     """
     shapes = _shapes(data)
-    key = (spec.cache_key(priors), settings, shapes, many)
+    extras = extras and not many
+    key = (spec.cache_key(priors), settings, shapes, many, extras)
     with _COMPILING:
         if key not in _COMPILED:
             compile_cache.enable_default()
-            program = _sample_many if many else _sample_and_transform
+            program = _sample_many if many else partial(_sample_and_transform, extras=extras)
             jitted = jax.jit(partial(program, model=spec.model(priors), settings=settings))
             batch = np.shape(_any_mask(data))[:-1]
             example = (jnp.zeros(batch + (settings.chains, 2), jnp.uint32), data)
             if spec.registered():
-                identity = f"{spec.identity(priors)}|{settings}|{shapes}|{many}"
+                identity = f"{spec.identity(priors)}|{settings}|{shapes}|{many}|{extras}"
                 jitted = compile_cache.load_or_export(jitted, example, identity, spec.source_files() + SOURCES)
             _COMPILED[key] = jitted.lower(*example).compile()
     return _COMPILED[key]
@@ -190,19 +194,18 @@ def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed:
     threads: the chains are split into this many equal groups, each run by one compiled program
     in its own thread (default on CPU: one group per core, as one program runs single-threaded
     there; 1 on GPU). Chain i always gets the same PRNG key; with init="laplace" each group
-    shares the best mode of its own chains.
+    shares the best mode of its own chains. extras=False: posterior and sample_stats only, from
+    a program that computes nothing else (see compiled_sampler).
     """
     groups = _chain_groups(settings.chains, threads)
     part = replace(settings, chains=settings.chains // groups)
-    sampler = compiled_sampler(spec, priors, part, data)
+    sampler = compiled_sampler(spec, priors, part, data, extras=extras)
     keys = np.asarray(_chain_keys(seed, settings.chains)).reshape(groups, part.chains, -1)
     if groups == 1:
         results = [sampler(keys[0], data)]
     else:
         with ThreadPoolExecutor(groups) as pool:
             results = list(pool.map(lambda k: sampler(k, data), keys))
-    if not extras:
-        results = [{k: r[k] for k in ("posterior", "sample_stats")} for r in results]
     return {group: {name: np.concatenate([np.asarray(r[group][name]) for r in results]) for name in results[0][group]}
             for group in results[0]}
 
