@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -16,19 +17,34 @@ EXIT_BAD_INPUT = 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except UsageError as error:
+        print(f"bayeslaws: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     warnings.showwarning = _warning_to_stderr
     try:
         return args.command(args)
-    except (ValueError, FileNotFoundError, KeyError) as error:
+    except (ValueError, OSError, KeyError) as error:
         message = error.args[0] if error.args else repr(error)
-        print(f"bayeslaws: error: {message}", file=sys.stderr)
+        print(f"bayeslaws: error: {' '.join(str(message).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
+class UsageError(Exception):
+    """A command line argparse refused (its message is one line)."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one line (see main) instead of usage + error."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bayeslaws", description="Bayesian scaling-law fits and forecasts.")
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    parser = OneLineParser(prog="bayeslaws", description="Bayesian scaling-law fits and forecasts.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=OneLineParser)
 
     fit = sub.add_parser("fit", help="fit a law to a CSV of runs and forecast")
     fit.add_argument("csv", help="CSV file of runs (one row per training run)")
@@ -92,6 +108,7 @@ def _warning_to_stderr(message, category, filename, lineno, file=None, line=None
 def _fit_command(args) -> int:
     import bayeslaws as bl
 
+    _check_settings_and_targets(args)
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     link_runs = _link_runs(args, runs)
     result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws,
@@ -101,10 +118,35 @@ def _fit_command(args) -> int:
                                               draws=args.draws, warmup=args.warmup, seed=args.seed))
     report = fit_report(result, args.predict)
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(_finite(report), allow_nan=False))
     else:
         _print_report(result, report)
     return 0
+
+
+def _check_settings_and_targets(args) -> None:
+    """Sampler settings in range and every --predict target readable by the law (and penalty),
+    before any data is read or sampled."""
+    import bayeslaws as bl
+    from bayeslaws.inference.nuts import SamplerSettings
+    from bayeslaws.results.forecast import target_covariates
+    from bayeslaws.terms.penalty import get_penalty
+
+    SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
+    penalty = get_penalty(args.penalty)
+    for target in args.predict:
+        target_covariates(bl.get_law(args.law), terms=(penalty,) if penalty else (), **target)
+
+
+def _finite(value):
+    """The report with NaN and infinities as null, so stdout is valid JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _link_runs(args, runs):

@@ -64,7 +64,8 @@ def test_presets_check_units_at_load():
     in_sequences = runs.assign(batch_size=runs["batch_size"] / 2048)
     with pytest.raises(RunTableError, match="look like sequences"):
         check_runs(Penalty(preset="steplaw"), bl.load_runs(in_sequences))
-    check_runs(Penalty(), bl.load_runs(in_sequences))  # weak default priors: no unit claim on B
+    with pytest.raises(RunTableError, match="look like sequences"):  # the default priors also state B* in tokens
+        check_runs(Penalty(), bl.load_runs(in_sequences))
     with pytest.raises(RunTableError, match="lr has values >= 1"):
         check_runs(Penalty(), bl.load_runs(runs.assign(lr=runs["lr"] * 1e3)))
 

@@ -76,8 +76,8 @@ def test_a_new_term_changes_the_model_through_the_protocol(shifted):
     shifted_forecast = fit.predict(N=1e10, D=2e11, offset=SHIFT)
     ratio = shifted_forecast["loss_median"].iloc[0] / base["loss_median"].iloc[0]
     assert ratio == pytest.approx(np.exp(SHIFT), rel=1e-3)
-    with pytest.raises(ValueError, match=r"unknown target\(s\) \['draws'\]: law 'chinchilla' takes \['N', 'D', 'offset'\]"):
-        fit.predict(N=1e10, D=2e11, draws=3)
+    with pytest.raises(ValueError, match=r"unknown target\(s\) \['steps'\]: law 'chinchilla' takes \['N', 'D', 'offset'\]"):
+        fit.predict(N=1e10, D=2e11, steps=3)
 
 
 def test_saved_fit_rebuilds_its_terms_from_the_registry(shifted, tmp_path):

@@ -35,9 +35,12 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from .files import TableFileError, read_table
+
 NUMERIC_COLUMNS = ("N", "D", "loss", "C", "lr", "batch_size", "step")
 POSITIVE_COLUMNS = ("N", "D", "loss", "C", "lr", "batch_size")
 TEXT_COLUMNS = ("family", "run_id")
+CANONICAL = NUMERIC_COLUMNS + TEXT_COLUMNS + ("unique_tokens", "n_star")  # plus err_<task>
 UNITS = {
     "N": "parameters",
     "D": "tokens",
@@ -178,19 +181,22 @@ def check_error_column(table: RunTable, metric: str) -> None:
 
 def _read(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
+        repeated = sorted({str(c) for c in source.columns[source.columns.duplicated()]})
+        if repeated:
+            raise RunTableError(f"the frame repeats the column name(s) {repeated}; every column needs its own name")
         return source.copy(deep=True)
-    path = Path(source)
-    if not path.exists():
-        raise RunTableError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix == ".json":
-        return pd.read_json(path)
-    return pd.read_csv(path)
+    try:
+        return read_table(Path(source))
+    except TableFileError as error:
+        raise RunTableError(str(error)) from None
 
 
 def _check_mapping(raw: pd.DataFrame, mapping: dict, required: tuple[str, ...]) -> None:
+    unknown = [c for c in mapping if c not in CANONICAL and not str(c).startswith("err_")]
+    if unknown:
+        raise RunTableError(f"columns= maps to unknown canonical name(s) {unknown}; the canonical names are "
+                            f"{list(CANONICAL)} and err_<task> for downstream errors (other columns are kept "
+                            "under their own names without a mapping)")
     for canonical, user in mapping.items():
         if user not in raw.columns:
             raise RunTableError(

@@ -12,7 +12,7 @@ Data files are never shipped with the package: they are read from a data home (t
 out as one folder per dataset, and checked against SHA-256 hashes in the registry.
 """
 
-from .errors import DatasetIntegrityError, DatasetNotDownloadableError, DatasetNotFoundError
+from .errors import DatasetIntegrityError, DatasetNotDownloadableError, DatasetNotFoundError, DatasetUnreachableError
 from .fetch import download
 from .home import ENV_VAR, resolve_data_home
 from .loading import load
@@ -24,6 +24,7 @@ __all__ = [
     "DatasetIntegrityError",
     "DatasetNotDownloadableError",
     "DatasetNotFoundError",
+    "DatasetUnreachableError",
     "ENV_VAR",
     "download",
     "list_datasets",

@@ -13,3 +13,7 @@ class DatasetIntegrityError(ValueError):
 
 class DatasetNotDownloadableError(ValueError):
     """The requested files were derived by the curators and exist upstream only as sources."""
+
+
+class DatasetUnreachableError(ConnectionError):
+    """The upstream host cannot be reached; the message says how to place the file by hand."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import urllib.error
 import urllib.request
 import warnings
 from os import PathLike
 from pathlib import Path
 
-from .errors import DatasetNotDownloadableError
+from .errors import DatasetNotDownloadableError, DatasetUnreachableError
 from .home import resolve_data_home
 from .integrity import read_verified, sha256_hex
 from .registry import get_spec
@@ -42,7 +43,18 @@ def download(name: str, *, data_home: str | PathLike | None = None) -> list[Path
             f"folder '{spec.folder}' of the curated collection (shared/datasets/{spec.folder} "
             f"beside the repository checkout) to {folder}."
         )
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return _download_files(name, spec, folder, upstream, derived)
+    except BaseException:
+        for made in created:  # leave nothing behind that this call made
+            if made.is_dir() and not any(made.iterdir()):
+                made.rmdir()
+        raise
+
+
+def _download_files(name, spec, folder: Path, upstream: dict, derived: list) -> list[Path]:
     paths = []
     for file, file_spec in upstream.items():
         dest = folder / file
@@ -50,9 +62,16 @@ def download(name: str, *, data_home: str | PathLike | None = None) -> list[Path
         if dest.is_file() and sha256_hex(dest.read_bytes()) == file_spec.sha256:
             continue
         partial = dest.with_name(dest.name + ".part")
+        url = RAW_URL.format(repo=spec.repo, commit=spec.commit, path=file_spec.upstream)
         try:
-            _fetch(RAW_URL.format(repo=spec.repo, commit=spec.commit, path=file_spec.upstream), partial)
+            _fetch(url, partial)
             read_verified(partial, file_spec.sha256)
+        except urllib.error.URLError as error:
+            partial.unlink(missing_ok=True)
+            raise DatasetUnreachableError(
+                f"cannot download dataset '{name}': {url} is unreachable ({error.reason}). Without a network, "
+                f"place the file by hand: download {file} on a machine that has one and copy it to "
+                f"{dest} (it must have SHA-256 {file_spec.sha256})") from None
         except BaseException:
             partial.unlink(missing_ok=True)
             raise

@@ -31,6 +31,12 @@ from . import compile_cache
 from .laplace import laplace_start
 
 
+MAX_CHAINS = 64
+MIN_DRAWS = 4  # split R-hat needs two halves of at least two draws per chain
+MAX_ITERATIONS = 100_000
+INITS = ("prior", "laplace")
+
+
 @dataclass(frozen=True)
 class SamplerSettings:
     """NUTS settings.
@@ -53,6 +59,19 @@ class SamplerSettings:
     max_tree_depth: int = 10
     init: str = "prior"
     adapt_mass: bool = True
+
+    def __post_init__(self):
+        """Refuse settings that cannot give a checked posterior, before anything is compiled."""
+        limits = {"chains": (1, MAX_CHAINS), "warmup": (1, MAX_ITERATIONS), "draws": (MIN_DRAWS, MAX_ITERATIONS),
+                  "max_tree_depth": (1, 15)}
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high:,}; got {value!r}")
+        if not 0 < self.target_accept < 1:
+            raise ValueError(f"target_accept must lie strictly between 0 and 1; got {self.target_accept!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {list(INITS)}; got {self.init!r}")
 
 
 def _latent_sites(model, data, rng_key) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -23,6 +24,14 @@ from . import arrays as model_arrays
 from .build import RESPONSE_SITE, build
 from .likelihoods import Likelihood
 from .term import ObservedSite, Tables, Term
+
+
+MIN_SPAN = 2.0  # a covariate spanning less than this factor cannot pin down an exponent on it
+SCALE_COLUMNS = ("N", "D", "C", "unique_tokens")  # the scales a law extrapolates in
+
+
+class IdentifiabilityWarning(UserWarning):
+    """The runs cannot identify some of the law's parameters; the message names them."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,10 +115,27 @@ class ModelSpec:
             needed = self.law.covariates + (self.response,)
             check_has_columns(tables["runs"], needed, f"law '{self.law.name}'")
             check_positive_columns(tables["runs"], needed)
+            self._warn_if_unidentified(tables["runs"])
         for term in self.terms:
             term.check(tables)
         for table, (count, label) in self._parameters_per_table().items():
             check_enough_runs(tables[table], count, label)
+
+    def _warn_if_unidentified(self, runs) -> None:
+        """Warn for each covariate of the law that spans less than a factor MIN_SPAN over the runs:
+        the parameters of the law's dependence on it are then set by the priors, not the data."""
+        for covariate in (c for c in self.law.covariates if c in SCALE_COLUMNS):
+            values = runs.frame[covariate].to_numpy(np.float64)
+            if values.max() >= MIN_SPAN * values.min():
+                continue
+            params = [name for name, (x, slope) in self.law.centring.items() if x == covariate]
+            params += [slope for name, (x, slope) in self.law.centring.items() if x == covariate and isinstance(slope, str)]
+            which = f"its parameters {params}" if params else f"the parameters of its {covariate} dependence"
+            warnings.warn(
+                f"column {covariate} spans only {values.min():.4g} to {values.max():.4g} (less than a factor of "
+                f"{MIN_SPAN:g}): law '{self.law.name}' cannot learn {which} from these runs; forecasts at other "
+                f"{covariate} follow the priors. Add runs at other {covariate}, or fit a law without it.",
+                IdentifiabilityWarning, stacklevel=4)
 
     def _parameters_per_table(self) -> dict:
         counts = {}

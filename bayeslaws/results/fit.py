@@ -98,7 +98,7 @@ class Fit:
 
     # ------------------------------------------------------------ forecasts
 
-    def predict(self, *, ci_prob: float = 0.9, seed: int = 0, **covariates) -> pd.DataFrame:
+    def predict(self, *, ci_prob: float = 0.9, seed: int = 0, draws: bool = False, **covariates) -> pd.DataFrame:
         """Loss forecast [nats] at targets given as covariates (scalars or arrays), e.g.
         ``predict(N=7e10, D=1.4e12)``; C = 6ND if the law needs C.
 
@@ -109,17 +109,25 @@ class Fit:
         loss) and <metric>_pred_* (a new run's measured error).
         With a penalty, the loss is at the optimal lr and batch size unless ``lr=`` or
         ``batch_size=`` [tokens] are given; then it includes that setting's penalty.
+        draws=True: one row per posterior draw and target instead (columns draw, the targets,
+        <response>, <response>_pred and, with a link, <metric>, <metric>_pred).
         """
+        if not isinstance(draws, bool):
+            raise ValueError(f"draws must be True or False (per-draw rows or a summary); got {draws!r}")
         targets = forecast.target_covariates(self.law, terms=self.spec.terms, **covariates)
-        draws = self.draws()
-        log_loss = forecast.log_loss_draws(self.spec, draws, targets)
-        predictive = forecast.predictive_log_loss_draws(self.spec.likelihood, draws, log_loss, seed)
-        loss, loss_pred = np.exp(log_loss), np.exp(predictive)
-        out = targets.assign(**forecast.summary_columns(self.response, loss, loss_pred, ci_prob))
-        if self.link is None:
-            return out
-        error, observed = self.link.error_from_loss(loss, loss_pred, seed)
-        return out.assign(**forecast.summary_columns(self.link.metric, error, observed, ci_prob))
+        posterior = self.draws()
+        log_loss = forecast.log_loss_draws(self.spec, posterior, targets)
+        predictive = forecast.predictive_log_loss_draws(self.spec.likelihood, posterior, log_loss, seed)
+        per_draw = {self.response: np.exp(log_loss), f"{self.response}_pred": np.exp(predictive)}
+        if self.link is not None:
+            error, observed = self.link.error_from_loss(per_draw[self.response], per_draw[f"{self.response}_pred"], seed)
+            per_draw.update({self.link.metric: error, f"{self.link.metric}_pred": observed})
+        if draws:
+            return forecast.long_table(targets, per_draw)
+        out = targets
+        for name in [n for n in per_draw if not n.endswith("_pred")]:
+            out = out.assign(**forecast.summary_columns(name, per_draw[name], per_draw[f"{name}_pred"], ci_prob))
+        return out
 
     def compute_optimal(self, C, ci_prob: float = 0.9) -> pd.DataFrame:
         """Compute-optimal N_opt [parameters], D_opt [tokens], loss_opt [nats] and tokens per
@@ -141,10 +149,7 @@ class Fit:
         targets = forecast.target_covariates(self.law, terms=self.spec.terms, N=N, D=D)[["N", "D"]]
         optima = optimum_draws(penalty, self.draws(), targets)
         if draws:
-            n_draws = next(iter(optima.values())).shape[0]
-            long = targets.loc[np.tile(targets.index, n_draws)].reset_index(drop=True)
-            long.insert(0, "draw", np.repeat(np.arange(n_draws), len(targets)))
-            return long.assign(**{name: values.ravel() for name, values in optima.items()})
+            return forecast.long_table(targets, optima)
         out = targets.copy()
         for name, values in optima.items():
             out = out.assign(**summarise_draws(values, name, ci_prob))

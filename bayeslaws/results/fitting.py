@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from typing import Mapping, Sequence
 
 import pandas as pd
@@ -39,6 +40,7 @@ def run(spec: ModelSpec, tables: Tables, *, priors: Mapping | None, settings: nu
     started = time.perf_counter()
     spec.check(tables)
     resolved = spec.resolve_priors(priors)
+    _check_size(spec, tables, settings)
     if progress:
         sizes = ", ".join(f"{len(t)} {'runs' if name == 'runs' else name + ' runs'}" for name, t in tables.items())
         print(f"bayeslaws: NUTS, {settings.chains} chains x ({settings.warmup} warmup + {settings.draws} draws), "
@@ -176,6 +178,24 @@ def fit_joint(
     tables = {"runs": _table(loss_runs), JOINT_TABLE: error_runs(_table(link_runs), term.link, metric)}
     settings = nuts.SamplerSettings(chains, warmup, draws, True, target_accept, max_tree_depth)
     return run(spec, tables, priors=priors, settings=settings, seed=seed, progress=progress)
+
+
+LARGE_TABLE = 5000  # runs; above this, short warmups left chains apart in our checks (R-hat 3 at 200 warmup)
+MAX_DRAW_BYTES = 8 * 2**30  # the DataTree's per-run groups (log-likelihood, two predictives), float32
+
+
+def _check_size(spec: ModelSpec, tables: Tables, settings: nuts.SamplerSettings) -> None:
+    """Refuse fits whose per-run draws would not fit in memory; advise warmup for large tables."""
+    rows = sum(len(tables[site.table]) for site in spec.observed_sites())
+    size = 3 * 4 * settings.chains * settings.draws * rows
+    if size > MAX_DRAW_BYTES:
+        raise ValueError(f"{settings.chains} chains x {settings.draws} draws x {rows} runs would keep "
+                         f"{size / 2**30:.0f} GiB of per-run draws (log-likelihood and predictive); use fewer "
+                         f"draws (about {MAX_DRAW_BYTES // (12 * settings.chains * rows):,} at most) or chains")
+    n = len(tables["runs"])
+    if n > LARGE_TABLE and settings.warmup < 1000:
+        warnings.warn(f"{n} runs with warmup={settings.warmup}: tables this large need warmup >= 1000 for the "
+                      "chains to meet (init='laplace' makes that warmup cheaper)", UserWarning, stacklevel=4)
 
 
 def _table(runs) -> RunTable:

@@ -81,6 +81,14 @@ def summary_columns(prefix: str, mean_draws: np.ndarray, new_run_draws: np.ndarr
     return {**summarise_draws(mean_draws, prefix, ci_prob), **{k: v for k, v in pred.items() if not k.endswith("_mean")}}
 
 
+def long_table(targets: pd.DataFrame, per_draw: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """One row per draw and target: columns draw, the targets' columns, then each (S, M) array."""
+    n_draws = next(iter(per_draw.values())).shape[0]
+    long = targets.loc[np.tile(targets.index, n_draws)].reset_index(drop=True)
+    long.insert(0, "draw", np.repeat(np.arange(n_draws), len(targets)))
+    return long.assign(**{name: np.asarray(values).ravel() for name, values in per_draw.items()})
+
+
 # ---------------------------------------------------------------- compute-optimal allocation
 
 

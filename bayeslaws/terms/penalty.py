@@ -248,11 +248,11 @@ def check_runs(penalty: Penalty, table: RunTable) -> None:
     if penalty.uses_lr and table.frame["lr"].max() >= 1.0:
         raise RunTableError("column lr has values >= 1: the penalty expects a peak learning rate "
                             "such as 3e-4, not a percentage or a log")
-    if penalty.uses_batch and penalty.preset and table.frame["batch_size"].median() < 1e4:
+    if penalty.uses_batch and table.frame["batch_size"].median() < 1e4:
         raise RunTableError(
-            f"preset {penalty.preset!r} states B* in tokens, but batch_size has a median of "
-            f"{table.frame['batch_size'].median():g}: these look like sequences. Multiply by the "
-            "sequence length before fitting."
+            f"the penalty states B* in tokens (its priors centre B* near 1e6 tokens{', preset ' + repr(penalty.preset) if penalty.preset else ''}), "
+            f"but batch_size has a median of {table.frame['batch_size'].median():g}: these look like sequences. "
+            "Multiply by the sequence length before fitting."
         )
 
 
