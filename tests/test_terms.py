@@ -106,3 +106,15 @@ def test_datatree_serves_arviz_checks(shifted):
     az.plot_ppc_dist(tree)
     az.plot_prior_posterior(tree, var_names=["alpha", "beta"])
     assert np.isfinite(az.loo(tree).elpd)
+
+
+def test_a_parameter_named_twice_is_an_error_not_a_silent_replacement():
+    import numpyro.distributions as dist
+
+    from bayeslaws.model import ModelSpec, get_likelihood
+
+    power = bl.get_law("power")
+    clashing = bl.Law("noisy_power", ("C",), {**power.priors, "sigma": lambda: dist.HalfNormal(1.0)},
+                      power.log_loss, power.formula, dict(power.centring))
+    with pytest.raises(ValueError, match="parameter 'sigma' is named by both law 'noisy_power' and the student_t"):
+        ModelSpec(clashing, get_likelihood("student_t")).resolve_priors()
