@@ -252,3 +252,16 @@ def test_every_penalty_fit_checks_batch_units():
     in_sequences = runs.assign(batch_size=runs["batch_size"] / 2048)
     with pytest.raises(RunTableError, match="look like sequences"):
         bl.fit(in_sequences, penalty="lr,batch_size", progress=False)
+
+
+def test_an_attached_fit_round_trips_and_is_checked_too(small_fit, tmp_path):
+    path = tmp_path / "attached.nc"
+    replace(small_fit, attached=small_fit).save(path)
+    loaded = bl.load_fit(path)
+    xr.testing.assert_identical(loaded.attached.tree["posterior"].to_dataset(), small_fit.tree["posterior"].to_dataset())
+    with h5py.File(path, "r+") as handle:
+        draws = handle["attached"]["posterior"]["alpha"][...]
+        draws[0, 0] *= 1.01
+        handle["attached"]["posterior"]["alpha"][...] = draws
+    with pytest.raises(FitFileError, match="is damaged"):
+        bl.load_fit(path)

@@ -134,13 +134,14 @@ def _checksum(tree: xr.DataTree) -> str:
     digest = hashlib.sha256()
     for key in ("bayeslaws_format", "kind", "spec", "settings", "seconds", "tables"):
         digest.update(f"{key}={tree.attrs.get(key)};".encode())
-    for node in sorted(tree.subtree, key=lambda n: n.path):
-        if node.path.startswith("/attached") and node is not tree:
+    nodes = {node.relative_to(tree): node for node in tree.subtree}  # paths within this fit's tree
+    for where, node in sorted(nodes.items()):
+        if where.split("/")[0] == "attached":
             continue  # the attached fit carries its own checksum
         for name in sorted(node.dataset.data_vars):
             values = np.asarray(node.dataset[name].values)
             text = values.dtype.kind in "OUS"  # text reads back as object arrays
-            digest.update(f"{node.path}/{name}:{'text' if text else values.dtype.str}:{values.shape};".encode())
+            digest.update(f"{where}/{name}:{'text' if text else values.dtype.str}:{values.shape};".encode())
             digest.update(json.dumps([str(v) for v in values.ravel()]).encode() if text else values.tobytes())
     return digest.hexdigest()
 
