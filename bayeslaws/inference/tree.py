@@ -47,9 +47,14 @@ def to_datatree(spec: ModelSpec, tables: Tables, samples: dict) -> xr.DataTree:
 def _extras(spec: ModelSpec, tables: Tables, samples: dict) -> dict:
     """log_likelihood, posterior_predictive and prior_predictive, without padding rows."""
     out = {"log_likelihood": {}, "posterior_predictive": {}, "prior_predictive": {}}
+    with np.errstate(over="ignore"):  # wide priors draw absurd losses: inf in the prior predictive, not a warning
+        _fill_extras(out, spec, tables, samples)
+    return out
+
+
+def _fill_extras(out: dict, spec: ModelSpec, tables: Tables, samples: dict) -> None:
     for site in spec.observed_sites():
         n = len(tables[site.table])
         out["log_likelihood"][site.variable] = samples["log_likelihood"][site.site][..., :n]
         out["posterior_predictive"][site.variable] = site.to_column(samples["posterior_predictive"][site.site][..., :n])
         out["prior_predictive"][site.variable] = site.to_column(samples["prior"][site.site][..., :n])
-    return out
