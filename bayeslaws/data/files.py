@@ -27,7 +27,8 @@ def read_table(path: Path) -> pd.DataFrame:
         raise TableFileError(f"no such file: {path}")
     if path.is_dir():
         raise TableFileError(f"{path} is a folder, not a file; expected {EXPECTED}")
-    head = path.read_bytes()[:SNIFF_BYTES]
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
     if head.startswith(b"PK\x03\x04") or path.suffix.lower() in (".xlsx", ".xls", ".xlsm"):
         raise TableFileError(f"{path} is an Excel workbook (or another zip archive); save the sheet as CSV, or "
                              "read it with pandas.read_excel and pass the DataFrame")

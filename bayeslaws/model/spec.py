@@ -128,8 +128,8 @@ class ModelSpec:
             values = runs.frame[covariate].to_numpy(np.float64)
             if values.max() >= MIN_SPAN * values.min():
                 continue
-            params = [name for name, (x, slope) in self.law.centring.items() if x == covariate]
-            params += [slope for name, (x, slope) in self.law.centring.items() if x == covariate and isinstance(slope, str)]
+            params = [p for name, (x, slope) in self.law.centring.items() if x == covariate
+                      for p in (name, slope) if isinstance(p, str)]
             which = f"its parameters {params}" if params else f"the parameters of its {covariate} dependence"
             warnings.warn(
                 f"column {covariate} spans only {values.min():.4g} to {values.max():.4g} (less than a factor of "
@@ -184,14 +184,8 @@ class ModelSpec:
         return all(registries.get(f.name) is f for f in self.functions())
 
     def identity(self, priors: Mapping) -> str:
-        """Stable text naming the model: law, likelihood, response, terms and priors."""
-        return json.dumps({
-            "law": None if self.law is None else self.law.name,
-            "likelihood": None if self.likelihood is None else self.likelihood.name,
-            "response": self.response,
-            "terms": [t.key() for t in self.terms],
-            "priors": priors_text(priors),
-        }, sort_keys=True)
+        """Stable text naming the model: its description (to_dict) and its priors."""
+        return json.dumps({**self.to_dict(), "priors": priors_text(priors)}, sort_keys=True)
 
     def cache_key(self, priors: Mapping) -> tuple:
         """Key of the compiled program within a process: identity, plus the functions' identities

@@ -119,9 +119,10 @@ class Fit:
         log_loss = forecast.log_loss_draws(self.spec, posterior, targets)
         predictive = forecast.predictive_log_loss_draws(self.spec.likelihood, posterior, log_loss, seed)
         per_draw = {self.response: np.exp(log_loss), f"{self.response}_pred": np.exp(predictive)}
-        if self.link is not None:
-            error, observed = self.link.error_from_loss(per_draw[self.response], per_draw[f"{self.response}_pred"], seed)
-            per_draw.update({self.link.metric: error, f"{self.link.metric}_pred": observed})
+        link = self.link
+        if link is not None:
+            error, observed = link.error_from_loss(per_draw[self.response], per_draw[f"{self.response}_pred"], seed)
+            per_draw.update({link.metric: error, f"{link.metric}_pred": observed})
         if draws:
             return forecast.long_table(targets, per_draw)
         out = targets
