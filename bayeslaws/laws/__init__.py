@@ -1,8 +1,11 @@
 """The law library: a registry of named laws. Adding a law is one file and one line here."""
 
 from .base import REGISTRY, Law, get_law, log_sum_exp, register
+from .bnsl import BNSL
 from .chinchilla import CHINCHILLA
+from .chinchilla_interaction import CHINCHILLA_INTERACTION
 from .data_constrained import DATA_CONSTRAINED
+from .farseer import FARSEER
 from .kaplan import KAPLAN
 from .optimal_size import OPTIMAL_SIZE
 from .overtraining import OVERTRAINING
@@ -10,5 +13,6 @@ from .power import power_law
 
 register(CHINCHILLA, KAPLAN, power_law("C"), power_law("N"), power_law("D"), OVERTRAINING, DATA_CONSTRAINED,
          OPTIMAL_SIZE)
+register(BNSL, FARSEER, CHINCHILLA_INTERACTION)
 
 __all__ = ["Law", "REGISTRY", "get_law", "log_sum_exp", "power_law", "register"]
