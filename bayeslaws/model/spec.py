@@ -47,7 +47,7 @@ class ModelSpec:
     response: str = "loss"
 
     def __post_init__(self):
-        object.__setattr__(self, "terms", tuple(self.terms))
+        object.__setattr__(self, "terms", tuple(t.for_law(self.law) for t in self.terms))
         kinds = [t.kind for t in self.terms]
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"a model takes at most one term of each kind; got {kinds}")

@@ -100,6 +100,16 @@ class Term:
         """Per-draw log loss (S, M) at new targets (a frame), after this term."""
         return log_loss
 
+    def for_law(self, law) -> Term:
+        """The term as used with this law (ModelSpec applies it), e.g. with a default covariate
+        resolved against the law's; what to_dict then stores."""
+        return self
+
+    def bind(self, tables: Tables):
+        """The term as it forecasts for a fit to these tables (an object with ``forecast``):
+        constants of the fitted runs (e.g. a standardisation) without putting them in key()."""
+        return self
+
     def to_dict(self) -> dict:
         """JSON-able settings from which the registry rebuilds the term (see from_dict)."""
         return {}

@@ -29,6 +29,7 @@ from ..laws import Law, get_law
 from ..model import ModelSpec, Term, get_likelihood
 from ..model.spec import prior_text
 from ..model.term import Tables
+from ..terms.discrepancy import Discrepancy
 from ..terms.link import JOINT_TABLE, error_runs, make_link_term
 from ..terms.penalty import Penalty, get_penalty
 from .fit import Fit, LinkFit
@@ -75,6 +76,7 @@ def fit(
     max_tree_depth: int = 10,
     init: str = "prior",
     penalty: str | Penalty | None = None,
+    discrepancy: bool | Discrepancy = False,
     terms: Sequence[Term] = (),
     tables: Mapping[str, RunTable | pd.DataFrame] | None = None,
     progress: bool = True,
@@ -94,14 +96,17 @@ def fit(
         "lr,batch_size" (or "lr", "batch_size"), a preset "steplaw"/"deepseek", or a Penalty.
         The run table then needs those columns (batch_size in tokens); prior overrides for the
         penalty's parameters go in ``priors`` too.
+    discrepancy: True (or a Discrepancy) adds a model-discrepancy process on log C to the law
+        (bayeslaws.terms.discrepancy): intervals then widen away from the runs.
     terms: further model terms (bayeslaws.model.Term), e.g. your own; ``tables`` gives run tables
         of their own by name.
     Warns with a ConvergenceWarning and advice when R-hat, ESS, divergences or tree depth say so.
     """
     law = get_law(law)
     penalty = get_penalty(penalty)
-    spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + ((penalty,) if penalty else ()),
-                     response or law.response)
+    discrepancy = Discrepancy() if discrepancy is True else discrepancy
+    extra = ((penalty,) if penalty else ()) + ((discrepancy,) if discrepancy else ())
+    spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + extra, response or law.response)
     every = {"runs": _table(runs), **{name: _table(t) for name, t in (tables or {}).items()}}
     settings = nuts.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth, init)
     return run(spec, every, priors=priors, settings=settings, seed=seed, progress=progress)

@@ -58,12 +58,14 @@ def law_log_loss_draws(law: Law, draws: Mapping[str, np.ndarray], targets: pd.Da
     return np.asarray(law.evaluate(params, logx), dtype=np.float64)
 
 
-def log_loss_draws(spec: ModelSpec, draws: Mapping[str, np.ndarray], targets: pd.DataFrame) -> np.ndarray:
+def log_loss_draws(spec: ModelSpec, draws: Mapping[str, np.ndarray], targets: pd.DataFrame,
+                   tables: Mapping | None = None) -> np.ndarray:
     """Mean-function log loss (S, M): the law, then each term's forecast hook (e.g. a penalty at
-    the targets' learning rate)."""
+    the targets' learning rate). tables: the fitted run tables (fit.tables), which terms whose
+    forecasts depend on them are bound to (Term.bind; the discrepancy term needs them)."""
     log_loss = law_log_loss_draws(spec.law, draws, targets)
     for term in spec.terms:
-        log_loss = term.forecast(log_loss, draws, targets)
+        log_loss = (term if tables is None else term.bind(tables)).forecast(log_loss, draws, targets)
     return log_loss
 
 

@@ -2,6 +2,7 @@
 file here and one line in TERMS, which saved fits use to rebuild their terms by kind."""
 
 from ..model.term import Term
+from .discrepancy import Discrepancy
 from .link import LinkTerm
 from .penalty import Penalty, get_penalty
 
@@ -14,7 +15,7 @@ def register(*classes: type[Term]) -> None:
         TERMS[cls.kind] = cls
 
 
-register(Penalty, LinkTerm)
+register(Penalty, LinkTerm, Discrepancy)
 
 
 def term_from_dict(settings: dict) -> Term:
@@ -27,4 +28,4 @@ def term_from_dict(settings: dict) -> Term:
     return TERMS[kind].from_dict(settings)
 
 
-__all__ = ["LinkTerm", "Penalty", "TERMS", "Term", "get_penalty", "register", "term_from_dict"]
+__all__ = ["Discrepancy", "LinkTerm", "Penalty", "TERMS", "Term", "get_penalty", "register", "term_from_dict"]
