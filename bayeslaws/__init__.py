@@ -13,7 +13,10 @@ __version__ = "0.1.0"
 
 # public name -> (module, attribute); attribute None: the module itself
 _PUBLIC = {
+    "Backtest": ("bayeslaws.results.backtest", "Backtest"),
     "ConvergenceWarning": ("bayeslaws.inference.diagnostics", "ConvergenceWarning"),
+    "ExtrapolationWarning": ("bayeslaws.results.checks", "ExtrapolationWarning"),
+    "Discrepancy": ("bayeslaws.terms.discrepancy", "Discrepancy"),
     "Fit": ("bayeslaws.results.fit", "Fit"),
     "LAWS": ("bayeslaws.laws", "REGISTRY"),
     "LINKS": ("bayeslaws.links", "LINKS"),
@@ -25,9 +28,12 @@ _PUBLIC = {
     "Penalty": ("bayeslaws.terms.penalty", "Penalty"),
     "RunTable": ("bayeslaws.data", "RunTable"),
     "RunTableError": ("bayeslaws.data", "RunTableError"),
+    "Stack": ("bayeslaws.results.stacking", "Stack"),
     "TERMS": ("bayeslaws.terms", "TERMS"),
     "Term": ("bayeslaws.model", "Term"),
     "Zoo": ("bayeslaws.synthetic", "Zoo"),
+    "backtest": ("bayeslaws.results.backtest", "backtest"),
+    "compare": ("bayeslaws.results.comparison", "compare"),
     "critical_batch": ("bayeslaws.laws.critical_batch", None),
     "datasets": ("bayeslaws.datasets", None),
     "error_draws": ("bayeslaws.results.fit", "error_draws"),
@@ -43,6 +49,8 @@ _PUBLIC = {
     "set_compile_cache": ("bayeslaws.inference.compile_cache", "set_compile_cache"),
     "simulate": ("bayeslaws.synthetic", "simulate"),
     "simulate_sweep": ("bayeslaws.synthetic", "simulate_sweep"),
+    "stack": ("bayeslaws.results.stacking", "stack"),
+    "stacking_weights": ("bayeslaws.results.comparison", "stacking_weights"),
 }
 
 __all__ = sorted(_PUBLIC)

@@ -1,4 +1,5 @@
-"""Command line: `bayeslaws fit`, `bayeslaws demo`, `bayeslaws laws`.
+"""Command line: `bayeslaws fit`, `bayeslaws backtest`, `bayeslaws compare`, `bayeslaws demo`,
+`bayeslaws laws`.
 
 stdout carries results (one JSON object with --json); progress and warnings go to stderr;
 bad input exits with status 2 and the validator's message, without a traceback.
@@ -63,6 +64,23 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     fit.set_defaults(command=_fit_command)
 
+    for name, help_text in (("backtest", "refit laws without the largest runs and score their forecasts of them"),
+                            ("compare", "backtest laws, add PSIS-LOO on all runs and the stacking weights")):
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument("csv", help="CSV file of runs (one row per training run)")
+        command.add_argument("--laws", type=_names, default=["chinchilla", "kaplan"],
+                             help="comma-separated law names, the chosen one first (default chinchilla,kaplan)")
+        command.add_argument("--holdout", type=_fractions, default=[0.1, 0.25, 0.5],
+                             help="fractions of the runs held out by compute (default 0.1,0.25,0.5)")
+        command.add_argument("--columns", type=_pairs_of_names, default={},
+                             help="map canonical to CSV columns, e.g. N=params,D=tokens,loss=val_loss")
+        command.add_argument("--predict", type=_pairs_of_numbers, action="append", default=[],
+                             help="stacked forecast target, e.g. N=7e10,D=1.4e12 (repeatable)")
+        command.add_argument("--discrepancy", action="store_true", help="fit every law with a discrepancy term")
+        _sampler_options(command, draws=500, warmup=500)
+        command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        command.set_defaults(command=_backtest_command, compare=name == "compare")
+
     demo = sub.add_parser("demo", help="fit the bundled synthetic zoo, forecast, and write a plot")
     demo.add_argument("--output", default="bayeslaws-output", help="folder for the plot (created)")
     _sampler_options(demo)
@@ -73,10 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sampler_options(parser):
+def _sampler_options(parser, draws: int = 1000, warmup: int = 1000):
     parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--draws", type=int, default=draws)
+    parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -92,6 +110,23 @@ def _pairs(text: str) -> dict[str, str]:
 
 def _pairs_of_names(text: str) -> dict[str, str]:
     return _pairs(text)
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated law names, e.g. chinchilla,kaplan")
+    return names
+
+
+def _fractions(text: str) -> list[float]:
+    try:
+        fractions = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated fractions, e.g. 0.1,0.25") from None
+    if not fractions or not all(0 < q < 1 for q in fractions):
+        raise argparse.ArgumentTypeError(f"{text!r}: holdout fractions must lie in (0, 1)")
+    return fractions
 
 
 def _pairs_of_numbers(text: str) -> dict[str, float]:
@@ -216,6 +251,57 @@ def _print_report(result, report: dict) -> None:
     for optimum in report.get("optimal", []):
         print("optimal hyperparameters:", optimum)
     print("diagnostics:", report["diagnostics"])
+
+
+def _backtest_command(args) -> int:
+    """bayeslaws backtest / compare: scores per law and split, pooled scores, stacking weights and,
+    with --predict, the stacked forecast; compare adds PSIS-LOO of every law on all runs."""
+    import bayeslaws as bl
+    from bayeslaws.inference.nuts import SamplerSettings
+    from bayeslaws.results.comparison import format_comparison
+    from bayeslaws.results.forecast import target_covariates
+
+    SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
+    laws = [bl.get_law(name).name for name in args.laws]
+    for target in args.predict:
+        for law in laws:
+            target_covariates(bl.get_law(law), **target)
+    runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
+    result = bl.backtest(runs, laws, holdout=args.holdout, chains=args.chains, draws=args.draws,
+                         warmup=args.warmup, seed=args.seed,
+                         **({"discrepancy": True} if args.discrepancy else {}))
+    weights = bl.stacking_weights(result)
+    report = {"laws": laws, "n_runs": len(runs), "holdout": args.holdout,
+              "scores": _records(result.scores), "pooled": _records(result.pooled()), "stacking_weights": weights}
+    comparison = bl.compare(result) if args.compare else None
+    if args.compare:
+        report["comparison"] = _records(comparison)
+    if args.predict:
+        stacked = bl.stack(result)
+        report["stacked"] = {"weights": dict(stacked.weights), "predictions": [
+            {**target, **_intervals(stacked.predict(**target).iloc[0], ("loss", "loss_pred"))} for target in args.predict]}
+    if args.json:
+        print(json.dumps(_finite(report), allow_nan=False))
+        return 0
+    print(f"backtest of {', '.join(laws)} on {len(runs)} runs (held out: top {args.holdout} of compute)")
+    print(result.scores.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print("\npooled over the splits:")
+    print(result.pooled().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if args.compare:
+        print("\ncomparison (elpd_loo: PSIS-LOO on all runs; heldout_*: leave-largest-out):")
+        print(format_comparison(comparison))
+    print("\nstacking weights:", ", ".join(f"{k} {w:.3f}" for k, w in weights.items()))
+    for prediction in report.get("stacked", {}).get("predictions", []):
+        print("stacked forecast:", prediction)
+    return 0
+
+
+def _records(frame) -> list[dict]:
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _intervals(row, names) -> dict:
+    return {name: {k: float(row[f"{name}_{k}"]) for k in ("median", "q05", "q95")} for name in names}
 
 
 def _demo_command(args) -> int:

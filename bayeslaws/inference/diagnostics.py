@@ -23,13 +23,21 @@ def parameter_table(tree: xr.DataTree, names: list[str], ci_prob: float = 0.9) -
     """Posterior mean, median, sd, equal-tailed interval, R-hat and ESS per parameter
     (az.summary's numbers, unrounded, with the median added and the interval named q05/q95)."""
     lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
-    table = az.summary(tree, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
+    # az.summary's mcse_sd raises float32 draws to the 4th power, which overflows for parameters
+    # like Kaplan's N_c ~ 1e13; that column is not reported, so its warnings are silenced.
+    with np.errstate(over="ignore", invalid="ignore"):
+        table = az.summary(tree, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
     bounds = [c for c in table.columns if c.endswith("_lb") or c.endswith("_ub")]
     table = table.rename(columns=dict(zip(bounds, (quantile_name(lo), quantile_name(hi)))))
-    medians = {name: float(np.median(tree["posterior"][name].values)) for name in names}
+    medians = {}  # by ArviZ's row label: the name, or name[i, ...] for each element of a vector site
+    for name in names:
+        values = tree["posterior"][name].values
+        per_element = np.median(values.reshape((-1,) + values.shape[2:]), axis=0)
+        medians.update({name if not index else f"{name}[{', '.join(map(str, index))}]": float(per_element[index])
+                        for index in np.ndindex(per_element.shape)})
     table.insert(1, "median", pd.Series(medians))
     columns = ["mean", "median", "sd", quantile_name(lo), quantile_name(hi), "r_hat", "ess_bulk", "ess_tail"]
-    return table.loc[names, columns].astype(np.float64)
+    return table.loc[list(medians), columns].astype(np.float64)
 
 
 def summarise(tree: xr.DataTree, names: list[str], max_tree_depth: int) -> dict:

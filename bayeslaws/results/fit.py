@@ -17,6 +17,7 @@ from ..model import ModelSpec
 from ..terms.link import LinkTerm
 from ..terms.penalty import Penalty, optimum_draws, penalised_loss, penalty_draws
 from . import forecast, storage
+from .checks import warn_if_extrapolation_misses
 
 INPUT_UNITS = {"loss": "nats", "C": "FLOPs"}
 
@@ -85,15 +86,20 @@ class Fit:
         return diagnostics.summarise(self.tree, names, self.settings["max_tree_depth"])
 
     def draws(self) -> dict[str, np.ndarray]:
-        """Posterior draws as float64 arrays, chains concatenated: name -> (chains * draws,);
-        parameters held fixed are repeated."""
+        """Posterior draws as float64 arrays, chains concatenated: name -> (chains * draws,), or
+        (chains * draws, ...) for a vector site (e.g. discrepancy_weights); fixed ones repeated."""
         post = self.tree["posterior"]
-        draws = {name: post[name].values.astype(np.float64).ravel() for name in self.parameter_names}
+        values = {name: post[name].values.astype(np.float64) for name in self.parameter_names}
+        draws = {name: v.reshape((-1,) + v.shape[2:]) for name, v in values.items()}
         size = len(next(iter(draws.values())))
         return {**draws, **{name: np.full(size, value) for name, value in self.spec.fixed().items()}}
 
     def summary(self, ci_prob: float = 0.9) -> pd.DataFrame:
-        """Posterior table: mean, median, sd, equal-tailed interval, R-hat, bulk and tail ESS."""
+        """Posterior table: mean, median, sd, equal-tailed interval, R-hat, bulk and tail ESS.
+        A fit from a backtest (Backtest.fit_all, bl.stack) warns (ExtrapolationWarning) when the
+        law's held-out forecasts missed there."""
+        if "backtest" in self.settings:
+            warn_if_extrapolation_misses(self.settings["backtest"])
         return diagnostics.parameter_table(self.tree, self.parameter_names, ci_prob)
 
     # ------------------------------------------------------------ forecasts
@@ -116,9 +122,10 @@ class Fit:
             raise ValueError(f"draws must be True or False (per-draw rows or a summary); got {draws!r}")
         targets = forecast.target_covariates(self.law, terms=self.spec.terms, **covariates)
         posterior = self.draws()
-        log_loss = forecast.log_loss_draws(self.spec, posterior, targets)
+        log_loss = forecast.log_loss_draws(self.spec, posterior, targets, self.tables)
         predictive = forecast.predictive_log_loss_draws(self.spec.likelihood, posterior, log_loss, seed)
-        per_draw = {self.response: np.exp(log_loss), f"{self.response}_pred": np.exp(predictive)}
+        with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 is inf; quantiles are unaffected
+            per_draw = {self.response: np.exp(log_loss), f"{self.response}_pred": np.exp(predictive)}
         link = self.link
         if link is not None:
             error, observed = link.error_from_loss(per_draw[self.response], per_draw[f"{self.response}_pred"], seed)
@@ -269,7 +276,7 @@ def error_draws(loss_fit: Fit, link_fit: LinkFit, targets: Mapping[str, np.ndarr
     "loss", "loss_pred", <metric>, <metric>_pred, each (S, M). Draws paired as in paired_link_draws."""
     frame = forecast.target_covariates(loss_fit.law, terms=loss_fit.spec.terms, **targets)
     draws = loss_fit.draws()
-    log_loss = forecast.log_loss_draws(loss_fit.spec, draws, frame)
+    log_loss = forecast.log_loss_draws(loss_fit.spec, draws, frame, loss_fit.tables)
     loss = np.exp(log_loss)
     loss_pred = np.exp(forecast.predictive_log_loss_draws(loss_fit.spec.likelihood, draws, log_loss, seed))
     error, observed = link_fit.error_from_loss(loss, loss_pred, seed)

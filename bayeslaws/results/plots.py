@@ -102,3 +102,77 @@ def _plot_target(fit, ax, target, x, ci_prob):
 def _interval_columns(frame, prefix):
     cols = [c for c in frame.columns if c.startswith(f"{prefix}_q")]
     return cols[0], cols[-1]
+
+
+def plot_backtest(backtest, holdout: float | None = None):
+    """Predicted against observed loss [nats] of the held-out runs, one panel per law, with the
+    90 % predictive intervals as bars (green: holds the observed loss, red: misses it).
+    holdout: one split's fraction (default: the 25 % split if there is one, else the first)."""
+    import matplotlib.pyplot as plt
+
+    fractions = sorted(backtest.scores["holdout"].unique())
+    q = holdout if holdout is not None else (0.25 if 0.25 in fractions else fractions[0])
+    points = backtest.points[np.isclose(backtest.points["holdout"], q)]
+    laws = backtest.laws
+    fig, axes = plt.subplots(1, len(laws), figsize=(3.6 * len(laws), 3.8), squeeze=False, sharex=True, sharey=True)
+    low, high = points[["q05", "observed"]].min().min(), points[["q95", "observed"]].max().max()
+    for ax, law in zip(axes[0], laws):
+        own = points[points["law"] == law]
+        for covered, colour in ((True, "tab:green"), (False, "tab:red")):
+            part = own[own["covered_90"] == covered]
+            ax.errorbar(part["observed"], part["median"], yerr=[part["median"] - part["q05"], part["q95"] - part["median"]],
+                        fmt="o", ms=3, color=colour, alpha=0.7, lw=0.8,
+                        label=f"{'holds' if covered else 'misses'} ({len(part)})")
+        ax.plot([low, high], [low, high], color="black", lw=0.8)
+        score = backtest.scores[(backtest.scores["law"] == law) & np.isclose(backtest.scores["holdout"], q)].iloc[0]
+        ax.set_title(f"{law}\n90 % coverage {score['coverage_90']:.2f}, median error {score['median_rel_error']:.1%}",
+                     fontsize=9)
+        ax.set_xlabel("observed loss [nats]")
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(True, which="both", alpha=0.25)
+    axes[0][0].set_ylabel("forecast loss [nats], median and 90 % interval")
+    fig.suptitle(f"backtest: top {q:.0%} of compute held out ({len(points) // len(laws)} runs)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_stack(stack, target: Mapping[str, float] | None = None, ax=None, ci_prob: float = 0.9):
+    """Runs, the stacked compute-optimal frontier L*(C) with its band, each law's median frontier,
+    and the stacked forecast at ``target`` (a dict of N and D). Returns the Figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.5, 5))
+    else:
+        fig = ax.figure
+    runs = stack.runs.frame
+    C = 6.0 * runs["N"] * runs["D"]
+    ax.scatter(C, runs["loss"], s=12, color="grey", alpha=0.6, zorder=3, label="runs")
+    target_C = 6.0 * target["N"] * target["D"] if target else None
+    grid = _x_range(C.min(), C.max(), target_C)
+    frontier = stack.compute_optimal(grid, ci_prob=ci_prob)
+    lo, hi = _interval_columns(frontier, "loss_opt")
+    ax.plot(grid, frontier["loss_opt_median"], color="black", lw=1.8, label="stacked L*(C), median")
+    ax.fill_between(grid, frontier[lo], frontier[hi], color="black", alpha=0.15, label=f"stacked {ci_prob:.0%} band")
+    for law, fit in stack.fits.items():
+        own = fit.compute_optimal(grid, ci_prob=ci_prob)
+        ax.plot(grid, own["loss_opt_median"], lw=1.0, ls="--", label=f"{law} (weight {stack.weights[law]:.2f})")
+    if target:
+        pred = stack.predict(**target, ci_prob=ci_prob)
+        plo, phi = _interval_columns(pred, "loss_pred")
+        median = pred["loss_median"].iloc[0]
+        ax.errorbar([target_C], [median], yerr=[[median - pred[plo].iloc[0]], [pred[phi].iloc[0] - median]], fmt="D",
+                    color="crimson", ms=7, capsize=4, zorder=4,
+                    label=f"stacked forecast: {median:.3f} ({pred[plo].iloc[0]:.3f}-{pred[phi].iloc[0]:.3f})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training compute C = 6ND [FLOPs]")
+    ax.set_ylabel("loss [nats]")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.set_title(f"stacked forecast of {', '.join(stack.fits)} on {len(runs)} runs")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig

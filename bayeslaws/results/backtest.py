@@ -1,0 +1,243 @@
+"""Backtests: refit each law without the largest runs and score its forecasts of them.
+
+LOO rewards a law that interpolates; the decision a team faces is an extrapolation. A backtest
+asks the question directly on the user's own runs: for each holdout fraction q (default the top
+10 %, 25 % and 50 % of compute), fit on the runs with C at or below the (1 - q) quantile and
+score the predictive distribution of every held-out run:
+
+- relative error |median - observed| / observed of the predicted loss;
+- coverage: whether the 50 % and 90 % predictive intervals (a new run's loss, noise included)
+  hold the observed loss; width_90: (q95 - q05) / median;
+- lpd: log predictive density of the observed log loss, log mean_s p(log y | draw s).
+
+Every split of a law is padded to one size, so one compiled sampler serves all its splits.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ..data import RunTable, load_runs
+from ..laws import get_law
+from . import forecast
+from .checks import warn_if_extrapolation_misses
+from .fit import Fit
+from .fitting import fit as fit_law
+
+HOLDOUTS = (0.10, 0.25, 0.50)  # fractions of the runs, by compute, held out per split
+BACKTEST_DRAWS = {"chains": 4, "warmup": 500, "draws": 500}
+
+
+@dataclass
+class Backtest:
+    """Scores of each law's forecasts of the runs it did not see.
+
+    runs: every run. laws: the law names, in the order given (the first is "the chosen law").
+    scores: one row per (law, holdout): n_train, n_heldout, median_rel_error, coverage_50,
+        coverage_90, width_90, lpd (sum over held-out runs), lpd_se, divergences, max_r_hat.
+    points: one row per (law, holdout, held-out run): row (position in runs), C, observed,
+        median, q05, q25, q75, q95, lpd.
+    options: the fit options of every fit (law excluded), reused for fits on all runs.
+    """
+
+    runs: RunTable
+    laws: list[str]
+    scores: pd.DataFrame
+    points: pd.DataFrame
+    options: dict = field(default_factory=dict)
+    full_fits: dict[str, Fit] = field(default_factory=dict, repr=False)
+
+    def fit_all(self, law: str, progress: bool = False) -> Fit:
+        """The law fitted to every run with the backtest's options (computed once, then kept).
+        Its settings carry the law's held-out record, so its summary() warns when it misses."""
+        if law not in self.full_fits:
+            fitted = fit_law(self.runs, law, **self.options, progress=progress)
+            fitted.settings["backtest"] = self.record(law)
+            self.full_fits[law] = fitted
+        return self.full_fits[law]
+
+    def record(self, law: str) -> dict:
+        """The law's pooled held-out scores beside the best law's (for the extrapolation warning)."""
+        pooled = self.pooled()
+        mine, best = pooled.set_index("law").loc[law], pooled.iloc[0]
+        return {"law": law, **{k: float(mine[k]) for k in ("coverage_90", "median_rel_error", "lpd", "lpd_se")},
+                "best_law": str(best["law"]), "best_lpd": float(best["lpd"]), "best_lpd_se": float(best["lpd_se"]),
+                "holdout": sorted(float(q) for q in self.scores["holdout"].unique())}
+
+    def pooled(self) -> pd.DataFrame:
+        """One row per law: the scores over every held-out run of every split (lpd_se from the
+        per-run lpd spread), best lpd first."""
+        rows = []
+        for law, group in self.points.groupby("law", sort=False):
+            rows.append({"law": law, **point_scores(group)})
+        return pd.DataFrame(rows).sort_values("lpd", ascending=False, ignore_index=True)
+
+    def plot(self, holdout: float | None = None):
+        """Forecast against observed loss of the held-out runs, one panel per law (90 % bars)."""
+        from .plots import plot_backtest
+
+        return plot_backtest(self, holdout)
+
+    def __repr__(self) -> str:
+        return (f"Backtest({len(self.laws)} laws x {self.scores['holdout'].nunique()} splits on {len(self.runs)} "
+                f"runs)\n{self.scores.to_string(index=False, float_format=_format)}")
+
+
+def backtest(
+    runs: RunTable | pd.DataFrame,
+    laws: Sequence[str] = ("chinchilla", "kaplan"),
+    *,
+    holdout: Sequence[float] = HOLDOUTS,
+    by: str = "C",
+    seed: int = 0,
+    progress: bool = True,
+    warn: bool = True,
+    **fit_options,
+) -> Backtest:
+    """Refit each law without the runs above each compute quantile and score the held-out runs.
+
+    runs: a RunTable or DataFrame (canonical columns). laws: registry names (or Law objects).
+    holdout: fractions of runs held out, by ``by`` (default "C" [FLOPs], 6 N D if absent).
+    fit_options: passed to bl.fit (likelihood, priors, penalty, terms, chains, warmup, draws, ...);
+        default 4 chains x (500 warmup + 500 draws).
+    Warns (ExtrapolationWarning) for each law whose pooled held-out 90 % coverage is below 0.7, and
+    for the first law (the chosen one) when another's held-out lpd is better by more than 2 se.
+    """
+    table = as_table(runs)
+    names = [get_law(law).name for law in laws]
+    if not names:
+        raise ValueError("give at least one law to backtest")
+    options = {**BACKTEST_DRAWS, **fit_options, "seed": seed}
+    options.pop("progress", None)
+    splits = [(q, *holdout_split(table, q, by)) for q in _fractions(holdout)]
+    started, done, total = time.perf_counter(), 0, len(names) * len(splits)
+    scores, points = [], []
+    for name in names:
+        for q, train, heldout in splits:
+            fitted = fit_law(train, name, **options, progress=False)
+            per_run = score_runs(fitted, heldout, seed=seed)
+            per_run.insert(0, "holdout", q)
+            per_run.insert(0, "law", name)
+            points.append(per_run)
+            diag = fitted.diagnostics
+            scores.append({"law": name, "holdout": q, "n_train": len(train), "n_heldout": len(heldout),
+                           **point_scores(per_run), "divergences": diag["divergences"],
+                           "max_r_hat": diag["max_r_hat"]})
+            done += 1
+            if progress:
+                _report(done, total, name, q, started)
+    result = Backtest(table, names, pd.DataFrame(scores), pd.concat(points, ignore_index=True), options)
+    if warn:
+        for name in names:
+            record = result.record(name)
+            if name != names[0]:
+                record.pop("best_law")  # only the chosen law is told that another law is better
+            warn_if_extrapolation_misses(record)
+    return result
+
+
+def holdout_split(table: RunTable, fraction: float, by: str = "C") -> tuple[RunTable, RunTable]:
+    """(train, held-out): held out are at least ``fraction`` of the runs, those with the largest
+    ``by``; runs tied at the cut (e.g. one isoFLOP budget) are held out together. Both tables get
+    a column ``row``, the run's position in ``table``."""
+    table = as_table(table)
+    values = _compute(table) if by == "C" and not table.has("C") else table.frame[by].to_numpy(dtype=float)
+    threshold = np.quantile(values, 1.0 - fraction, method="higher")
+    heldout = values >= threshold
+    if heldout.all():
+        raise ValueError(f"holdout {fraction}: no run lies below the top {fraction:.0%} of {by} "
+                         f"({threshold:.3g}); the runs need more than one {by} value")
+    frame = table.frame.assign(row=np.arange(len(table)), **({"C": values} if by == "C" else {}))
+    return (replace(table, frame=frame[~heldout].reset_index(drop=True)),
+            replace(table, frame=frame[heldout].reset_index(drop=True)))
+
+
+def score_runs(fit: Fit, table: RunTable | pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Per-run scores of a fit's predictive distribution at runs of ``table`` (with the response
+    column): C, observed, predictive median and 50 %/90 % interval ends, lpd, covered_50/90."""
+    table = as_table(table)
+    spec = fit.spec
+    targets = forecast.target_covariates(spec.law, terms=spec.terms, **target_columns(fit, table))
+    draws = fit.draws()
+    log_loss = forecast.log_loss_draws(spec, draws, targets, fit.tables)
+    nuisance = {k: jnp.asarray(draws[k])[:, None] for k in spec.likelihood.priors}
+    distribution = spec.likelihood.distribution(jnp.asarray(log_loss), nuisance)
+    observed = table.frame[fit.response].to_numpy(dtype=np.float64)
+    log_density = np.asarray(distribution.log_prob(jnp.asarray(np.log(observed))), dtype=np.float64)
+    with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 nats is inf; quantiles are unaffected
+        predictive = np.exp(np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64))
+    q05, q25, median, q75, q95 = np.quantile(predictive, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    frame = table.frame
+    return pd.DataFrame({
+        "row": frame["row"].to_numpy() if "row" in frame else np.arange(len(frame)),
+        "C": frame["C"].to_numpy() if "C" in frame else _compute(table),
+        "observed": observed, "median": median, "q05": q05, "q25": q25, "q75": q75, "q95": q95,
+        "lpd": _log_mean_exp(log_density),
+        "covered_50": (q25 <= observed) & (observed <= q75),
+        "covered_90": (q05 <= observed) & (observed <= q95),
+    })
+
+
+def point_scores(points: pd.DataFrame) -> dict:
+    """Median relative error, coverage, relative 90 % width and lpd (sum, se) of scored runs."""
+    n = len(points)
+    return {
+        "median_rel_error": float(np.median(np.abs(points["median"] - points["observed"]) / points["observed"])),
+        "coverage_50": float(points["covered_50"].mean()),
+        "coverage_90": float(points["covered_90"].mean()),
+        "width_90": float(np.median((points["q95"] - points["q05"]) / points["median"])),
+        "lpd": float(points["lpd"].sum()),
+        "lpd_se": float(np.sqrt(n) * points["lpd"].std(ddof=1)) if n > 1 else float("nan"),
+    }
+
+
+def target_columns(fit: Fit, table: RunTable) -> dict:
+    """The held-out runs' columns a forecast reads: the law's covariates (C, or N and D from
+    which C = 6 N D) and the terms' (e.g. lr, batch_size)."""
+    law = fit.spec.law
+    wanted = [c for c in law.covariates if c != "C" or table.has("C")]
+    if "C" in law.covariates and not table.has("C"):
+        wanted += ["N", "D"]
+    wanted += [n for term in fit.spec.terms for n in term.target_names() if table.has(n)]
+    return {c: table.frame[c].to_numpy(dtype=np.float64) for c in dict.fromkeys(wanted)}
+
+
+def as_table(runs: RunTable | pd.DataFrame) -> RunTable:
+    """A RunTable as given, or a DataFrame with canonical columns validated into one."""
+    return runs if isinstance(runs, RunTable) else load_runs(runs, required=())
+
+
+def _compute(table: RunTable) -> np.ndarray:
+    return forecast.COMPUTE_PER_TOKEN_PARAM * table.frame["N"].to_numpy(float) * table.frame["D"].to_numpy(float)
+
+
+def _fractions(holdout) -> list[float]:
+    fractions = [float(q) for q in np.atleast_1d(holdout)]
+    bad = [q for q in fractions if not 0 < q < 1]
+    if bad:
+        raise ValueError(f"holdout fractions must lie in (0, 1); got {bad}")
+    return fractions
+
+
+def _log_mean_exp(values: np.ndarray) -> np.ndarray:
+    top = values.max(axis=0)
+    return top + np.log(np.mean(np.exp(values - top), axis=0))
+
+
+def _report(done: int, total: int, law: str, q: float, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    left = elapsed / done * (total - done)
+    print(f"bayeslaws backtest: {done}/{total} fits ({law}, top {q:.0%} held out); "
+          f"{elapsed:.0f} s elapsed, about {left:.0f} s left", file=sys.stderr, flush=True)
+
+
+def _format(x: float) -> str:
+    return f"{x:.4g}"

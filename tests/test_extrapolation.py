@@ -1,0 +1,169 @@
+"""Backtests, comparison, stacking and the extrapolation warnings (bayeslaws.results.backtest,
+comparison, stacking, checks) and their CLI commands."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import bayeslaws as bl
+from bayeslaws.cli import main
+from bayeslaws.results import forecast
+from bayeslaws.results.backtest import holdout_split, score_runs
+from bayeslaws.results.comparison import format_comparison
+from bayeslaws.results.checks import warn_if_extrapolation_misses
+
+SMALL = {"chains": 2, "warmup": 300, "draws": 300}
+LAWS = ["chinchilla", "kaplan"]
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    """A chinchilla zoo: 6 budgets x 12 sizes over 1e18-1e21 FLOPs."""
+    return bl.simulate(n_budgets=6, runs_per_budget=12, compute_range=(1e18, 1e21), seed=4)
+
+
+@pytest.fixture(scope="module")
+def result(zoo):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ConvergenceWarning)
+        return bl.backtest(zoo.runs, LAWS, holdout=[0.25, 0.5], progress=False, **SMALL)
+
+
+def test_holdout_split_holds_out_the_largest_compute(zoo):
+    train, heldout = holdout_split(bl.load_runs(zoo.runs), 0.25)
+    assert len(train) + len(heldout) == len(zoo.runs)
+    assert train.frame["C"].max() < heldout.frame["C"].min()
+    assert sorted(np.r_[train.frame["row"], heldout.frame["row"]]) == list(range(len(zoo.runs)))
+    assert len(heldout) == 24  # 25 % falls inside the 5th budget: ties stay together
+    np.testing.assert_array_equal(heldout.frame["loss"], zoo.runs["loss"].to_numpy()[heldout.frame["row"]])
+
+
+def test_holdout_split_refuses_a_fraction_that_holds_out_nothing(zoo):
+    one_budget = zoo.runs[zoo.runs["C"] == zoo.runs["C"].min()]
+    with pytest.raises(ValueError, match="no run lies below"):
+        holdout_split(bl.load_runs(one_budget), 0.25)
+    with pytest.raises(ValueError, match="must lie in"):
+        bl.backtest(zoo.runs, LAWS, holdout=[1.5])
+
+
+@pytest.mark.slow
+def test_backtest_scores_every_law_and_split(result, zoo):
+    scores = result.scores
+    assert list(scores["law"]) == ["chinchilla", "chinchilla", "kaplan", "kaplan"]
+    assert list(scores["n_heldout"]) == [24, 36, 24, 36]
+    assert ((scores[["coverage_50", "coverage_90"]] >= 0) & (scores[["coverage_50", "coverage_90"]] <= 1)).all().all()
+    assert (scores["coverage_50"] <= scores["coverage_90"]).all()
+    assert len(result.points) == 2 * (24 + 36)
+    points = result.points
+    inside = (points["q05"] <= points["observed"]) & (points["observed"] <= points["q95"])
+    assert (inside == points["covered_90"]).all()
+    # the zoo is drawn from chinchilla: its held-out forecasts beat kaplan's
+    pooled = result.pooled().set_index("law")
+    assert pooled.loc["chinchilla", "lpd"] > pooled.loc["kaplan", "lpd"]
+    assert pooled.loc["chinchilla", "median_rel_error"] < pooled.loc["kaplan", "median_rel_error"]
+    assert pooled.loc["chinchilla", "coverage_90"] >= 0.75
+
+
+@pytest.mark.slow
+def test_score_runs_lpd_is_the_log_mean_density(result):
+    fit = result.fit_all("chinchilla")
+    table = result.runs.frame.iloc[[0, 40]]
+    scored = score_runs(fit, table)
+    draws = fit.draws()
+    targets = pd.DataFrame({"N": table["N"], "D": table["D"]})
+    log_loss = forecast.law_log_loss_draws(fit.law, draws, targets)
+    density = stats.t.pdf(np.log(table["loss"].to_numpy()), df=draws["nu"][:, None], loc=log_loss,
+                          scale=draws["sigma"][:, None])
+    np.testing.assert_allclose(scored["lpd"], np.log(density.mean(axis=0)), rtol=1e-4)
+
+
+def test_stacking_weights_maximise_the_held_out_density():
+    rows = []
+    for row in range(40):
+        a, b = (0.0, -5.0) if row < 30 else (-5.0, 0.0)  # law a explains 3/4 of the runs
+        rows += [{"law": "a", "holdout": 0.25, "row": row, "lpd": a}, {"law": "b", "holdout": 0.25, "row": row, "lpd": b}]
+    fake = bl.Backtest(None, ["a", "b"], pd.DataFrame(), pd.DataFrame(rows))
+    weights = bl.stacking_weights(fake)
+    assert weights["a"] == pytest.approx(0.75, abs=0.02) and sum(weights.values()) == pytest.approx(1)
+    dominated = pd.DataFrame([{**r, "lpd": r["lpd"] if r["law"] == "a" else -20.0} for r in rows if r["law"] == "a"]
+                             + [{"law": "b", "holdout": 0.25, "row": r, "lpd": -20.0} for r in range(40)])
+    assert bl.stacking_weights(bl.Backtest(None, ["a", "b"], pd.DataFrame(), dominated))["a"] > 0.999
+
+
+@pytest.mark.slow
+def test_compare_puts_loo_beside_the_held_out_scores(result):
+    table = bl.compare(result)
+    assert list(table["law"]) == ["chinchilla", "kaplan"]  # by held-out lpd
+    assert {"elpd_loo", "elpd_loo_se", "p_loo", "pareto_k_bad_share", "heldout_lpd", "heldout_lpd_se",
+            "heldout_coverage_90", "stacking_weight"} <= set(table.columns)
+    assert np.isfinite(table["elpd_loo"]).all() and (table["elpd_loo_se"] > 0).all()
+    assert table["stacking_weight"].sum() == pytest.approx(1)
+    text = format_comparison(table)
+    assert f"{table['elpd_loo'].iloc[0]:.4g}" in text  # real numbers, not ArviZ's 1-figure rounding
+
+
+@pytest.mark.slow
+def test_stack_mixes_the_laws_by_weight(result):
+    stack = bl.stack(result, weights={"chinchilla": 0.5, "kaplan": 0.5})
+    target = {"N": 3e10, "D": 6e11}
+    per_draw = stack.predict(draws=True, **target)
+    assert per_draw["law"].value_counts(normalize=True)["chinchilla"] == pytest.approx(0.5, abs=0.05)
+    summary = stack.predict(**target)
+    medians = [fit.predict(**target)["loss_median"].iloc[0] for fit in stack.fits.values()]
+    assert min(medians) < summary["loss_median"].iloc[0] < max(medians)
+    width = summary["loss_pred_q95"].iloc[0] - summary["loss_pred_q05"].iloc[0]
+    single = stack.fits["chinchilla"].predict(**target)
+    assert width > single["loss_pred_q95"].iloc[0] - single["loss_pred_q05"].iloc[0]
+    optimum = stack.compute_optimal([1e22, 1e23])
+    assert (optimum["N_opt_median"].diff().dropna() > 0).all()
+    assert stack.plot(target=target) is not None and result.plot() is not None
+
+
+@pytest.mark.slow
+def test_stack_refuses_weights_for_unknown_laws(result):
+    with pytest.raises(ValueError, match="does not have"):
+        bl.stack(result, weights={"farseer_typo": 1.0})
+
+
+def test_a_law_that_misses_warns_with_advice():
+    record = {"law": "chinchilla", "coverage_90": 0.3, "median_rel_error": 0.03, "lpd": 10.0, "lpd_se": 1.0,
+              "best_law": "kaplan", "best_lpd": 30.0, "best_lpd_se": 1.0}
+    with pytest.warns(bl.ExtrapolationWarning) as caught:
+        warn_if_extrapolation_misses(record)
+    messages = [str(w.message) for w in caught]
+    assert any("held 30%" in m and "bl.stack" in m for m in messages)
+    assert any("'kaplan' forecasts the held-out largest runs better" in m for m in messages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bl.ExtrapolationWarning)
+        warn_if_extrapolation_misses({**record, "coverage_90": 0.9, "best_lpd": 11.0})
+
+
+@pytest.mark.slow
+def test_a_fit_from_a_backtest_warns_in_its_summary(result):
+    fit = result.fit_all("kaplan")
+    assert fit.settings["backtest"]["law"] == "kaplan"
+    fit.settings["backtest"] = {**fit.settings["backtest"], "coverage_90": 0.1}
+    with pytest.warns(bl.ExtrapolationWarning, match="held 10%"):
+        fit.summary()
+
+
+@pytest.mark.slow
+def test_backtest_and_compare_commands(zoo, tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    zoo.runs.to_csv(path, index=False)
+    sampler = ["--chains", "2", "--warmup", "300", "--draws", "300"]
+    code = main(["compare", str(path), "--laws", "chinchilla,kaplan", "--holdout", "0.25,0.5",
+                 "--predict", "N=3e10,D=6e11", "--json", *sampler])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert set(report) == {"laws", "n_runs", "holdout", "scores", "pooled", "stacking_weights", "comparison", "stacked"}
+    assert len(report["scores"]) == 4 and report["n_runs"] == len(zoo.runs)
+    assert sum(report["stacking_weights"].values()) == pytest.approx(1)
+    forecast = report["stacked"]["predictions"][0]
+    assert forecast["loss_pred"]["q05"] < forecast["loss"]["median"] < forecast["loss_pred"]["q95"]
+    assert main(["backtest", str(path), "--holdout", "2"]) == 2
+    assert "holdout fractions must lie in (0, 1)" in capsys.readouterr().err
