@@ -45,7 +45,8 @@ No parameter is centred (none is a positive prefactor); the N_REF reference play
 and Q and E stay correlated through log D (the dense mass matrix absorbs most of it).
 Compute-optimal allocation has no closed form here: it uses the grid search, which also reaches
 far outside the runs (N from 1e-6 to 1e6 times sqrt(C/120)), where stretched exponentials can
-turn over; check the optimum against the runs' range.
+turn over: B < 0 with b > 0, say, makes the data term vanish at large N, and the optimum then sits
+at the grid's edge. Check the optimum against the runs' range.
 """
 
 from typing import Mapping
