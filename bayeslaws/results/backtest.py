@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -116,7 +116,6 @@ def backtest(
     if not names:
         raise ValueError("give at least one law to backtest")
     options = {**BACKTEST_DRAWS, **fit_options, "seed": seed}
-    options.pop("progress", None)
     splits = [(q, *holdout_split(table, q, by)) for q in _fractions(holdout)]
     started, done, total = time.perf_counter(), 0, len(names) * len(splits)
     scores, points = [], []
@@ -165,22 +164,27 @@ def score_runs(fit: Fit, table: RunTable | pd.DataFrame, seed: int = 0) -> pd.Da
     column): C, observed, predictive median and 50 %/90 % interval ends, lpd, covered_50/90."""
     table = as_table(table)
     spec = fit.spec
-    targets = forecast.target_covariates(spec.law, terms=spec.terms, **target_columns(fit, table))
+    columns = {c: table.frame[c].to_numpy(dtype=np.float64) for c in table.frame.columns}
+    targets = forecast.target_covariates(spec.law, terms=spec.terms, **forecast.read_covariates(spec, columns))
     draws = fit.draws()
     log_loss = forecast.log_loss_draws(spec, draws, targets, fit.tables)
-    nuisance = {k: jnp.asarray(draws[k])[:, None] for k in spec.likelihood.priors}
-    distribution = spec.likelihood.distribution(jnp.asarray(log_loss), nuisance)
+    distribution = forecast.predictive_distribution(spec.likelihood, draws, log_loss)
     observed = table.frame[fit.response].to_numpy(dtype=np.float64)
     log_density = np.asarray(distribution.log_prob(jnp.asarray(np.log(observed))), dtype=np.float64)
     with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 nats is inf; quantiles are unaffected
         predictive = np.exp(np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64))
+    lpd = np.logaddexp.reduce(log_density, axis=0) - np.log(len(log_density))
+    return interval_scores(table, observed, predictive, lpd)
+
+
+def interval_scores(table: RunTable, observed: np.ndarray, predictive: np.ndarray, lpd: np.ndarray) -> pd.DataFrame:
+    """The scored-runs frame from new-run draws (S, M) of the observed values (M,) and their lpd."""
     q05, q25, median, q75, q95 = np.quantile(predictive, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
     frame = table.frame
     return pd.DataFrame({
         "row": frame["row"].to_numpy() if "row" in frame else np.arange(len(frame)),
         "C": frame["C"].to_numpy() if "C" in frame else _compute(table),
-        "observed": observed, "median": median, "q05": q05, "q25": q25, "q75": q75, "q95": q95,
-        "lpd": _log_mean_exp(log_density),
+        "observed": observed, "median": median, "q05": q05, "q25": q25, "q75": q75, "q95": q95, "lpd": lpd,
         "covered_50": (q25 <= observed) & (observed <= q75),
         "covered_90": (q05 <= observed) & (observed <= q95),
     })
@@ -199,17 +203,6 @@ def point_scores(points: pd.DataFrame) -> dict:
     }
 
 
-def target_columns(fit: Fit, table: RunTable) -> dict:
-    """The held-out runs' columns a forecast reads: the law's covariates (C, or N and D from
-    which C = 6 N D) and the terms' (e.g. lr, batch_size)."""
-    law = fit.spec.law
-    wanted = [c for c in law.covariates if c != "C" or table.has("C")]
-    if "C" in law.covariates and not table.has("C"):
-        wanted += ["N", "D"]
-    wanted += [n for term in fit.spec.terms for n in term.target_names() if table.has(n)]
-    return {c: table.frame[c].to_numpy(dtype=np.float64) for c in dict.fromkeys(wanted)}
-
-
 def as_table(runs: RunTable | pd.DataFrame) -> RunTable:
     """A RunTable as given, or a DataFrame with canonical columns validated into one."""
     return runs if isinstance(runs, RunTable) else load_runs(runs, required=())
@@ -225,11 +218,6 @@ def _fractions(holdout) -> list[float]:
     if bad:
         raise ValueError(f"holdout fractions must lie in (0, 1); got {bad}")
     return fractions
-
-
-def _log_mean_exp(values: np.ndarray) -> np.ndarray:
-    top = values.max(axis=0)
-    return top + np.log(np.mean(np.exp(values - top), axis=0))
 
 
 def _report(done: int, total: int, law: str, q: float, started: float) -> None:

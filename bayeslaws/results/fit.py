@@ -120,6 +120,17 @@ class Fit:
         """
         if not isinstance(draws, bool):
             raise ValueError(f"draws must be True or False (per-draw rows or a summary); got {draws!r}")
+        targets, per_draw = self.forecast_draws(seed=seed, **covariates)
+        if draws:
+            return forecast.long_table(targets, per_draw)
+        out = targets
+        for name in [n for n in per_draw if not n.endswith("_pred")]:
+            out = out.assign(**forecast.summary_columns(name, per_draw[name], per_draw[f"{name}_pred"], ci_prob))
+        return out
+
+    def forecast_draws(self, *, seed: int = 0, **covariates) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+        """(targets, per_draw) behind predict: the targets' frame and name -> (S, M) arrays of
+        <response> (mean function), <response>_pred (a new run) and, with a link, <metric>(_pred)."""
         targets = forecast.target_covariates(self.law, terms=self.spec.terms, **covariates)
         posterior = self.draws()
         log_loss = forecast.log_loss_draws(self.spec, posterior, targets, self.tables)
@@ -130,12 +141,7 @@ class Fit:
         if link is not None:
             error, observed = link.error_from_loss(per_draw[self.response], per_draw[f"{self.response}_pred"], seed)
             per_draw.update({link.metric: error, f"{link.metric}_pred": observed})
-        if draws:
-            return forecast.long_table(targets, per_draw)
-        out = targets
-        for name in [n for n in per_draw if not n.endswith("_pred")]:
-            out = out.assign(**forecast.summary_columns(name, per_draw[name], per_draw[f"{name}_pred"], ci_prob))
-        return out
+        return targets, per_draw
 
     def compute_optimal(self, C, ci_prob: float = 0.9) -> pd.DataFrame:
         """Compute-optimal N_opt [parameters], D_opt [tokens], loss_opt [nats] and tokens per

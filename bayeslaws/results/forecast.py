@@ -69,12 +69,29 @@ def log_loss_draws(spec: ModelSpec, draws: Mapping[str, np.ndarray], targets: pd
     return log_loss
 
 
+def predictive_distribution(likelihood: Likelihood, draws: Mapping[str, np.ndarray], log_loss: np.ndarray):
+    """The likelihood's distribution of a new run's log loss, per draw and target (S, M)."""
+    nuisance = {k: jnp.asarray(draws[k])[:, None] for k in likelihood.priors}
+    return likelihood.distribution(jnp.asarray(log_loss), nuisance)
+
+
 def predictive_log_loss_draws(likelihood: Likelihood, draws: Mapping[str, np.ndarray], log_loss: np.ndarray,
                               seed: int) -> np.ndarray:
     """One observation per draw and target from the likelihood: what a new run would measure."""
-    nuisance = {k: jnp.asarray(draws[k])[:, None] for k in likelihood.priors}
-    distribution = likelihood.distribution(jnp.asarray(log_loss), nuisance)
+    distribution = predictive_distribution(likelihood, draws, log_loss)
     return np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64)
+
+
+def read_covariates(spec: ModelSpec, available: Mapping) -> dict:
+    """The entries of ``available`` (column -> values) a forecast of this model reads: the law's
+    covariates (for a law in C: C if available, else N and D, C = 6 N D) and its terms' targets
+    (e.g. lr). Used where one set of columns serves laws that read different ones."""
+    law = spec.law
+    names = [c for c in law.covariates if c != "C" or "C" in available]
+    if "C" in law.covariates and "C" not in available:
+        names += ["N", "D"]
+    names += [n for term in spec.terms for n in term.target_names()]
+    return {c: available[c] for c in dict.fromkeys(names) if c in available}
 
 
 def summary_columns(prefix: str, mean_draws: np.ndarray, new_run_draws: np.ndarray, ci_prob: float) -> dict:

@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..data import RunTable, summarise_draws
 from . import forecast
-from .backtest import Backtest, backtest as run_backtest, as_table, score_runs, target_columns
+from .backtest import Backtest, as_table, interval_scores, score_runs
+from .backtest import backtest as run_backtest
 from .comparison import stacking_weights
 from .fit import Fit
 
@@ -43,27 +44,27 @@ class Stack:
         picks = rng.choice(len(names), size=n, p=np.array([self.weights[k] for k in names]))
         plan = []
         for i, name in enumerate(names):
-            size = len(next(iter(self.fits[name].draws().values())))
+            sizes = self.fits[name].tree["posterior"].sizes
+            size = sizes["chain"] * sizes["draw"]
             plan.append((name, rng.integers(0, size, size=int((picks == i).sum()))))
         return [(name, index) for name, index in plan if len(index)]
 
     def predict(self, *, ci_prob: float = 0.9, seed: int = 0, draws: bool = False, **covariates) -> pd.DataFrame:
         """Stacked loss forecast [nats] at targets (as Fit.predict): loss_* the laws' mean
         functions, loss_pred_* a new run; draws=True gives one row per mixture draw and target
-        (with the law it came from)."""
-        read = set().union(*(_accepted(fit, covariates) for fit in self.fits.values()))
-        unknown = [k for k in covariates if k not in read]
+        (with the law it came from). Each law reads the covariates it takes (a law in C takes N
+        and D; data_constrained also reads unique_tokens)."""
+        values = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in covariates.items()}
+        values = dict(zip(values, np.broadcast_arrays(*values.values())))
+        per_fit = {name: forecast.read_covariates(fit.spec, values) for name, fit in self.fits.items()}
+        unknown = [k for k in values if not any(k in read for read in per_fit.values())]
         if unknown:
             raise ValueError(f"unknown target(s) {unknown}: no law of the stack ({', '.join(self.fits)}) reads them")
-        per_law = {}
-        for name, fit in self.fits.items():
-            long = fit.predict(seed=seed, draws=True, **_accepted(fit, covariates))
-            size = long["draw"].max() + 1
-            per_law[name] = {c: long[c].to_numpy().reshape(size, -1) for c in (fit.response, f"{fit.response}_pred")}
-        values = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in covariates.items()}
-        targets = pd.DataFrame(dict(zip(values, np.broadcast_arrays(*values.values()))))
+        per_law = {name: fit.forecast_draws(seed=seed, **per_fit[name])[1] for name, fit in self.fits.items()}
+        response = next(iter(self.fits.values())).response
+        per_law = {name: {k: d[k] for k in (response, f"{response}_pred")} for name, d in per_law.items()}
         mixed, laws = self._mix(per_law, seed)
-        response = fit.response
+        targets = pd.DataFrame(values)
         if draws:
             table = forecast.long_table(targets, mixed)
             return table.assign(law=np.repeat(laws, len(targets)))
@@ -89,21 +90,14 @@ class Stack:
         columns of bayeslaws.results.backtest.score_runs): quantiles of the mixed new-run draws,
         lpd = log sum_k w_k p_k(y)."""
         table = as_table(table)
-        per_law = {law: score_runs(fit, table, seed) for law, fit in self.fits.items()}
-        covariates = {k: v for fit in self.fits.values() for k, v in target_columns(fit, table).items()}
-        if {"N", "D"} <= set(covariates):
-            covariates.pop("C", None)  # every law takes N and D (C = 6 N D)
-        mixed = self.predict(seed=seed, draws=True, **covariates)
+        columns = {c: table.frame[c].to_numpy(dtype=np.float64) for c in table.frame.columns}
+        read = {k: v for fit in self.fits.values() for k, v in forecast.read_covariates(fit.spec, columns).items()}
+        mixed = self.predict(seed=seed, draws=True, **read)
         predictive = mixed["loss_pred"].to_numpy().reshape(-1, len(table))
-        q05, q25, median, q75, q95 = np.quantile(predictive, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-        lpd = np.stack([per_law[k]["lpd"].to_numpy() + np.log(w) for k, w in self.weights.items()])
-        top = lpd.max(axis=0)
-        out = next(iter(per_law.values()))[["row", "C", "observed"]].copy()
-        observed = out["observed"].to_numpy()
-        return out.assign(median=median, q05=q05, q25=q25, q75=q75, q95=q95,
-                          lpd=top + np.log(np.exp(lpd - top).sum(axis=0)),
-                          covered_50=(q25 <= observed) & (observed <= q75),
-                          covered_90=(q05 <= observed) & (observed <= q95))
+        lpd = np.stack([score_runs(fit, table, seed)["lpd"].to_numpy() + np.log(self.weights[law])
+                        for law, fit in self.fits.items()])
+        observed = table.frame["loss"].to_numpy(dtype=np.float64)
+        return interval_scores(table, observed, predictive, np.logaddexp.reduce(lpd, axis=0))
 
     def plot(self, target: Mapping[str, float] | None = None, ax=None):
         """Runs and the stacked compute-optimal frontier L*(C) with its 90 % band, each law's
@@ -122,16 +116,6 @@ class Stack:
     def __repr__(self) -> str:
         weights = ", ".join(f"{k} {w:.3f}" for k, w in self.weights.items())
         return f"Stack({len(self.runs)} runs; weights {weights})"
-
-
-def _accepted(fit: Fit, covariates: Mapping) -> dict:
-    """The covariates this fit's law and terms read (a stack's laws may read different ones:
-    data_constrained reads unique_tokens, chinchilla does not; a law in C takes N and D)."""
-    law = fit.spec.law
-    names = set(law.covariates) | {n for t in fit.spec.terms for n in t.target_names()}
-    if "C" in names and {"N", "D"} <= set(covariates):
-        names = (names - {"C"}) | {"N", "D"}
-    return {k: v for k, v in covariates.items() if k in names}
 
 
 def stack(source: Backtest | RunTable | pd.DataFrame, laws: Sequence[str] | None = None, *,
