@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import bayeslaws.datasets as ds
-from bayeslaws.datasets import fetch, integrity, registry
+from bayeslaws.datasets import fetch, integrity, loaders, registry
 from bayeslaws.datasets.home import ENV_VAR, resolve_data_home
 
 # scaling/constants.py::SUBSET of mlfoundations/scaling: the paper's 17-task split.
@@ -49,8 +49,8 @@ def test_list_needs_no_data_and_shows_every_table(monkeypatch, tmp_path):
     table = ds.list()
     assert list(table.columns) == ["name", "table", "rows", "license", "citation", "description"]
     assert set(table["name"]) == {"gadre2024", "porian2024", "datablations2023", "obsscaling2024",
-                                  "pythia", "colpret"}
-    assert len(table) == sum(len(spec.tables) for spec in registry.DATASETS.values()) == 11
+                                  "pythia", "colpret", "multipower_luo2025"}
+    assert len(table) == sum(len(spec.tables) for spec in registry.DATASETS.values()) == 12
     printed = repr(table)
     for row in table.itertuples():
         assert row.name in printed and row.citation in printed and row.license in printed
@@ -59,6 +59,7 @@ def test_list_needs_no_data_and_shows_every_table(monkeypatch, tmp_path):
     assert counts["gadre2024/models"] == 104
     assert counts["datablations2023/final_losses"] == 296
     assert counts["obsscaling2024/base_models"] == 148
+    assert counts["multipower_luo2025/curves"] == 4162
 
 
 def test_registry_hashes_match_the_curated_files(data_home):
@@ -332,3 +333,66 @@ def test_curator_derived_files_cannot_be_downloaded(data_home, tmp_path, mirror)
     assert len(ds.load("colpret", "opt_trajectories", data_home=tmp_path)) == 142
     with pytest.raises(ds.DatasetNotFoundError, match=r"gpt3_metadata.csv \(derived by the dataset curators\)"):
         ds.load("colpret", "gpt3_curves", data_home=tmp_path)
+
+
+# ---------------------------------------------------------------- multipower_luo2025
+
+MULTIPOWER_STEMS = ["cosine_24000", "cosine_72000", "constant_24000", "constant_72000", "wsd_20000_24000",
+                    "wsdld_20000_24000", "wsdcon_3", "wsdcon_9", "wsdcon_18"]
+
+
+def test_multipower_luo2025_rows_and_run_ids(data_home):
+    runs = ds.load("multipower_luo2025", data_home=data_home)
+    f = runs.frame
+    assert runs.metadata["table"] == "curves" and "2503.12811" in runs.metadata["citation"]
+    assert len(f) == 4162 and not f[["run_id", "step"]].duplicated().any()
+    assert f.groupby(["family", "split"]).size().to_dict() == {
+        ("25M", "train"): 437, ("25M", "test"): 1622, ("100M", "train"): 451, ("100M", "test"): 1652}
+    assert f.groupby("family")["N"].unique().map(list).to_dict() == {"25M": [25e6], "100M": [100e6]}
+    assert set(f["run_id"]) == {f"{size}/{stem}" for size in ("25M", "100M") for stem in MULTIPOWER_STEMS}
+    assert set(f.loc[f["split"] == "train", "run_id"].str.split("/").str[1]) == {
+        "cosine_24000", "constant_24000", "wsdcon_9"}
+    counts = f.groupby("run_id").size()
+    assert counts["25M/cosine_72000"] == 546 and counts["25M/wsd_20000_24000"] == 170
+    assert counts["25M/wsdcon_9"] == 95 and counts["100M/wsdcon_9"] == 109  # 25M logs up to 14,144
+    assert f.loc[0, "run_id"] == "25M/cosine_24000" and f.loc[0, "step"] == 2160
+    raw = pd.read_csv(data_home / "multipower_luo2025/csv_100/wsdld_20000_24000.csv")
+    sel = f[f["run_id"] == "100M/wsdld_20000_24000"]
+    np.testing.assert_array_equal(sel[["step", "lr", "loss"]].to_numpy(), raw[["step", "lr", "loss"]].to_numpy())
+
+
+def test_multipower_luo2025_schedules_and_lr(data_home):
+    f = ds.load("multipower_luo2025", data_home=data_home).frame
+    schedule = f.groupby("run_id")["schedule"].unique().map(list)
+    assert (schedule.map(len) == 1).all()
+    assert schedule["25M/wsd_20000_24000"] == [
+        "wsd:warmup=2160,peak=3e-4,total=24000,decay_start=20000,final=3e-5,shape=geometric"]
+    assert schedule["100M/wsdcon_18"] == ["step:warmup=2160,peak=3e-4,total=16000,drop_at=8000,to=18e-5"]
+    assert schedule["100M/cosine_72000"] == ["cosine:warmup=2160,peak=3e-4,total=72000,final=3e-5"]
+    assert all(s[0].split(":")[1].startswith("warmup=2160,peak=3e-4,") for s in schedule)
+    # peak 3e-4 at step 2160: logged there by the cosine runs; the others log from 2176 and
+    # hold 3e-4 there (the first logged point of every run)
+    first = f.groupby("run_id").first()
+    assert (first["lr"] == 3e-4).all() and first["step"].between(2160, 2176).all()
+    at_2160 = f[f["step"] == 2160]
+    assert set(at_2160["run_id"].str.split("/").str[1]) == {"cosine_24000", "cosine_72000"}
+    assert (at_2160["lr"] == 3e-4).all()
+    # the step drop: 3e-4 before step 8000, X * 1e-5 from it
+    wsdcon = f[f["run_id"] == "25M/wsdcon_9"]
+    assert (wsdcon.loc[wsdcon["step"] < 8000, "lr"] == 3e-4).all()
+    assert (wsdcon.loc[wsdcon["step"] >= 8000, "lr"] == 9e-5).all()
+
+
+def test_multipower_luo2025_upstream_eval_flag(data_home):
+    f = ds.load("multipower_luo2025", data_home=data_home).frame
+    assert f["upstream_eval"].dtype == bool
+    assert f["upstream_eval"].all() and not (f["step"] == 24000).any()  # no file logs step 24,000
+    # a point at step 24,000 is flagged in the 24,000-step runs only, and kept
+    point = pd.DataFrame({"step": [23936, 24000], "lr": [3e-4, 3e-4], "loss": [3.35, 3.34]})
+    frames = {"csv_25/constant_24000.csv": point, "csv_25/constant_72000.csv": point,
+              "csv_100/wsdld_20000_24000.csv": point}
+    out = loaders.multipower_luo2025_curves(frames).frame
+    assert len(out) == 6
+    assert out.groupby("run_id")["upstream_eval"].apply(list).to_dict() == {
+        "25M/constant_24000": [True, False], "25M/constant_72000": [True, True],
+        "100M/wsdld_20000_24000": [True, False]}

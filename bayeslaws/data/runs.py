@@ -103,7 +103,7 @@ def load_runs(
     present need no mapping. Raises :class:`RunTableError` naming the column and rows at
     fault; warns when values look like they are in the wrong units.
     """
-    raw = _read(source)
+    raw = read_source(source)
     mapping = dict(columns or {})
     _check_mapping(raw, mapping, required)
     frame = _rename(raw, mapping)
@@ -114,8 +114,9 @@ def load_runs(
     for name in TEXT_COLUMNS:
         if name in frame.columns:
             _check_no_missing(frame[name], name, mapping.get(name, name))
-    if "run_id" in frame.columns:
-        _check_unique(frame["run_id"], mapping.get("run_id", "run_id"))
+    if "run_id" in frame.columns:  # with a step column, a run_id names a curve: its (run_id, step) pairs are unique
+        key = frame["run_id"].astype(str) + " at step " + frame["step"].astype(str) if "step" in frame else frame["run_id"]
+        _check_unique(key, mapping.get("run_id", "run_id") + (" with step" if "step" in frame else ""))
     meta = {"units": {k: v for k, v in UNITS.items() if k in frame.columns}}
     if "C" not in frame.columns and {"N", "D"} <= set(frame.columns):
         frame["C"] = 6.0 * frame["N"] * frame["D"]
@@ -154,7 +155,7 @@ def check_positive_columns(table: RunTable, columns: tuple[str, ...]) -> None:
         if not (values > 0).all():
             bad = ~(values > 0)
             raise RunTableError(f"{_label(name, user)} must be positive for a law in log space; "
-                                f"it is not at {_rows(column, bad)}")
+                                f"it is not at {describe_rows(column, bad)}")
 
 
 def check_error_column(table: RunTable, metric: str) -> None:
@@ -170,16 +171,16 @@ def check_error_column(table: RunTable, metric: str) -> None:
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     not_numeric = np.isnan(values) & column.notna().to_numpy()
     if not_numeric.any():
-        raise RunTableError(f"{_label(metric, user)} has non-numeric values at {_rows(column, not_numeric)}")
+        raise RunTableError(f"{_label(metric, user)} has non-numeric values at {describe_rows(column, not_numeric)}")
     outside = ~np.isnan(values) & ~((values >= 0) & (values <= 1))
     if outside.any():
         examples = ", ".join(f"{v:g}" for v in values[outside][:3])
         raise RunTableError(f"{_label(metric, user)} is an error rate (1 - accuracy) and must lie in [0, 1], "
-                            f"but does not at {_rows(column, outside)} (values {examples}); percentages "
+                            f"but does not at {describe_rows(column, outside)} (values {examples}); percentages "
                             "must be divided by 100")
 
 
-def _read(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
+def read_source(source: str | PathLike | pd.DataFrame) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         repeated = sorted({str(c) for c in source.columns[source.columns.duplicated()]})
         if repeated:
@@ -228,7 +229,7 @@ def _check_not_empty(frame: pd.DataFrame) -> None:
         raise RunTableError("the run table is empty: it has no rows")
 
 
-def _rows(frame_or_series, mask: np.ndarray) -> str:
+def describe_rows(frame_or_series, mask: np.ndarray) -> str:
     labels = list(frame_or_series.index[mask])
     shown = ", ".join(str(x) for x in labels[:MAX_ROWS_SHOWN])
     more = f" and {len(labels) - MAX_ROWS_SHOWN} more" if len(labels) > MAX_ROWS_SHOWN else ""
@@ -246,22 +247,22 @@ def _numeric_column(column: pd.Series, name: str, user: str) -> pd.Series:
     if not_numeric.any():
         examples = ", ".join(repr(v) for v in column[not_numeric].head(3))
         raise RunTableError(
-            f"{_label(name, user)} has non-numeric values at {_rows(column, not_numeric)} "
+            f"{_label(name, user)} has non-numeric values at {describe_rows(column, not_numeric)} "
             f"(e.g. {examples})"
         )
     as_float = values.to_numpy(dtype=np.float64, na_value=np.nan)
     missing = np.isnan(as_float)
     if missing.any():
-        raise RunTableError(f"{_label(name, user)} has missing values (NaN) at {_rows(column, missing)}")
+        raise RunTableError(f"{_label(name, user)} has missing values (NaN) at {describe_rows(column, missing)}")
     infinite = np.isinf(as_float)
     if infinite.any():
-        raise RunTableError(f"{_label(name, user)} has infinite values at {_rows(column, infinite)}")
+        raise RunTableError(f"{_label(name, user)} has infinite values at {describe_rows(column, infinite)}")
     bad = as_float <= 0 if name in POSITIVE_COLUMNS else as_float < 0
     if bad.any():
         examples = ", ".join(f"{v:g}" for v in as_float[bad][:3])
         sign = "positive" if name in POSITIVE_COLUMNS else "non-negative"
         raise RunTableError(
-            f"{_label(name, user)} must be {sign} but is not at {_rows(column, bad)} "
+            f"{_label(name, user)} must be {sign} but is not at {describe_rows(column, bad)} "
             f"(values {examples})"
         )
     return pd.Series(as_float, index=column.index, name=column.name)
@@ -270,7 +271,7 @@ def _numeric_column(column: pd.Series, name: str, user: str) -> pd.Series:
 def _check_no_missing(column: pd.Series, name: str, user: str) -> None:
     missing = column.isna().to_numpy()
     if missing.any():
-        raise RunTableError(f"{_label(name, user)} has missing values at {_rows(column, missing)}")
+        raise RunTableError(f"{_label(name, user)} has missing values at {describe_rows(column, missing)}")
 
 
 def _check_unique(column: pd.Series, user: str) -> None:
@@ -279,7 +280,7 @@ def _check_unique(column: pd.Series, user: str) -> None:
         examples = ", ".join(repr(v) for v in column[duplicated].unique()[:3])
         raise RunTableError(
             f"column '{user}' must identify runs uniquely but repeats {examples} at "
-            f"{_rows(column, duplicated)}"
+            f"{describe_rows(column, duplicated)}"
         )
 
 
@@ -295,7 +296,7 @@ def _warn_on_units(frame: pd.DataFrame, mapping: dict) -> None:
         mask = suspicious(frame[name].to_numpy())
         if mask.any():
             warnings.warn(
-                f"{_label(name, mapping.get(name, name))}: {_rows(frame, mask)} {advice}",
+                f"{_label(name, mapping.get(name, name))}: {describe_rows(frame, mask)} {advice}",
                 UserWarning,
                 stacklevel=3,
             )

@@ -43,8 +43,10 @@ def download(name: str, *, data_home: str | PathLike | None = None) -> list[Path
             f"folder '{spec.folder}' of the curated collection (shared/datasets/{spec.folder} "
             f"beside the repository checkout) to {folder}."
         )
-    created = [p for p in (folder, *folder.parents) if not p.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
+    subfolders = sorted({(folder / f).parent for f in upstream}, reverse=True)  # e.g. csv_25/ of multipower
+    created = [p for p in (*subfolders, folder, *folder.parents) if not p.exists()]
+    for path in subfolders:
+        path.mkdir(parents=True, exist_ok=True)
     try:
         return _download_files(name, spec, folder, upstream, derived)
     except BaseException:

@@ -210,3 +210,52 @@ def colpret_datablations_curves(frames: Frames) -> Prepared:
     frame = raw.drop(columns=["index", "flops"])
     frame["N"] = raw["num_params"].map(parse_size)
     return Prepared(frame, {"D": "token_num", "family": "data"}, ("N", "D", "loss"))
+
+
+# Luo et al. 2025 (Multi-Power Law): one CSV per run, csv_<size>/<schedule>.csv.
+MULTIPOWER_SIZES = {"csv_25": "25M", "csv_100": "100M"}
+MULTIPOWER_WARMUP, MULTIPOWER_PEAK, MULTIPOWER_FINAL = "warmup=2160", "peak=3e-4", "final=3e-5"
+MULTIPOWER_SCHEDULES = {
+    # file stem -> schedule string, grammar KIND:key=value,... (bayeslaws CLI contract)
+    "cosine_24000": f"cosine:{MULTIPOWER_WARMUP},{MULTIPOWER_PEAK},total=24000,{MULTIPOWER_FINAL}",
+    "cosine_72000": f"cosine:{MULTIPOWER_WARMUP},{MULTIPOWER_PEAK},total=72000,{MULTIPOWER_FINAL}",
+    "constant_24000": f"constant:{MULTIPOWER_WARMUP},{MULTIPOWER_PEAK},total=24000",
+    "constant_72000": f"constant:{MULTIPOWER_WARMUP},{MULTIPOWER_PEAK},total=72000",
+    "wsd_20000_24000": (f"wsd:{MULTIPOWER_WARMUP},{MULTIPOWER_PEAK},total=24000,decay_start=20000,"
+                        f"{MULTIPOWER_FINAL},shape=geometric"),
+    "wsdld_20000_24000": (f"wsd:{MULTIPOWER_WARMUP},{MULTIPOWER_PEAK},total=24000,decay_start=20000,"
+                          f"{MULTIPOWER_FINAL},shape=linear"),
+    **{f"wsdcon_{x}": f"step:{MULTIPOWER_WARMUP},{MULTIPOWER_PEAK},total=16000,drop_at=8000,to={x}e-5"
+       for x in (3, 9, 18)},
+}
+MULTIPOWER_TRAIN = ("cosine_24000", "constant_24000", "wsdcon_9")  # upstream's fitting curves
+MULTIPOWER_EVAL_DROPPED_STEP = 24000  # upstream's evaluation drops this point of the 24,000-step runs
+
+
+def multipower_luo2025_curves(frames: Frames) -> Prepared:
+    """Loss curves of 18 runs (25M and 100M models x 9 learning-rate schedules), one row per
+    logged point, every row of every file kept: step, lr and loss [nats per token] as in the
+    files; N = 25e6 or 100e6, the nominal size of the folder name; family = "25M" / "100M";
+    run_id = "<size>/<file stem>" (e.g. "25M/cosine_24000") names the run (a curve: its rows
+    are its logged steps); schedule = the run's schedule string
+    (``MULTIPOWER_SCHEDULES``); split = upstream's train (cosine_24000, constant_24000,
+    wsdcon_9) or test; upstream_eval = False for a point at step 24,000 of a 24,000-step run
+    (upstream's evaluation drops it), True otherwise. No D: tokens per step are not given.
+    """
+    parts = []
+    for file, raw in frames.items():
+        folder, name = file.split("/")
+        stem = name.removesuffix(".csv")
+        size = MULTIPOWER_SIZES[folder]
+        schedule = MULTIPOWER_SCHEDULES[stem]
+        frame = raw[["step", "lr", "loss"]].copy()
+        frame["run_id"] = f"{size}/{stem}"
+        frame["N"] = parse_size(size)
+        frame["family"] = size
+        frame["schedule"] = schedule
+        frame["split"] = "train" if stem in MULTIPOWER_TRAIN else "test"
+        runs_24000 = f",total={MULTIPOWER_EVAL_DROPPED_STEP}," in schedule + ","
+        frame["upstream_eval"] = ~(runs_24000 & (raw["step"] == MULTIPOWER_EVAL_DROPPED_STEP))
+        parts.append(frame)
+    frame = pd.concat(parts, ignore_index=True)
+    return Prepared(frame, {}, ("N", "loss"))

@@ -248,6 +248,50 @@ _register(DatasetSpec(
     ),
 ))
 
+# file -> (sha256, rows); byte copies of loss_curve_repo/<file> upstream, columns step, lr, loss
+_MULTIPOWER_FILES = {
+    "csv_25/cosine_24000.csv": ("554e35f9efbe28a614c9ae1121b3bf55490df6b72a5898957f68a52770038e3a", 171),
+    "csv_25/cosine_72000.csv": ("af3b25a485966a0f7fc34824774cf8ec85af14848a6dc7b64d6a8d3d044befa5", 546),
+    "csv_25/constant_24000.csv": ("5a7c0b440751e258e7199eeefe9f0ae58520a2f2d64c5f81524d8d375f75f0ce", 171),
+    "csv_25/constant_72000.csv": ("99ee51a9be7b7fb71511d0af28edd6bc6221350d2ad26a66c615467cb5c83247", 546),
+    "csv_25/wsd_20000_24000.csv": ("8649b7de4b4b31db5c35f4ff0458af9472a50168177de6372c3ceb37ace9fc62", 170),
+    "csv_25/wsdld_20000_24000.csv": ("8e3a9ae33ed586e5040a114fad215f4f245c6a2ff7d96f61cba02ccd8b74b3e7", 170),
+    "csv_25/wsdcon_3.csv": ("3d37fcf82c237e5c1ba2ee34c4b9e606ecba781536d4fea9a7dde5463207fc3d", 95),
+    "csv_25/wsdcon_9.csv": ("b7579f38b5e175d9e9dc9b9598b409efdf2cba0a68819857ba28649c242c2bd8", 95),
+    "csv_25/wsdcon_18.csv": ("9b9bd40f519d20ecbf540d4c9451f6a01b7b379b1d335407ba4651025cc5926f", 95),
+    "csv_100/cosine_24000.csv": ("dd544dc61a11fa138c98ac0b673d5512287062d2d2d2e9c2867976abc8c46e69", 171),
+    "csv_100/cosine_72000.csv": ("2e637203b48b3e3a84063f49035cde2f6a40c69ecd15d95b6551774b9a279f44", 546),
+    "csv_100/constant_24000.csv": ("034a75e2415373a9be1097e9d406f98524344f4718d200d3a188dcbd5115103b", 171),
+    "csv_100/constant_72000.csv": ("52b5752009e1e4c396f15016e98897238fccb3816f58576ea944f03fe529dbc3", 546),
+    "csv_100/wsd_20000_24000.csv": ("e66df98c85dba705ebc85512c6a09a8ebec5675878a20d4d783c0bf80d031002", 171),
+    "csv_100/wsdld_20000_24000.csv": ("0ef6b02e260ff5efa51a5885655ead8cf126a7e9c4ea3034d403e11852c06fe2", 171),
+    "csv_100/wsdcon_3.csv": ("a1cbb8c730ae0628d69bb1d7aefadbad5cda5f6a92272f85203cd33d7b8f4912", 109),
+    "csv_100/wsdcon_9.csv": ("510256497a0ea9d4270919fb37c56140e1b4d07e50b96b46334891ba316f144e", 109),
+    "csv_100/wsdcon_18.csv": ("33cfea673dc0efde9e4fd74cc47d8daabdebfdc6d5a2659835bd780347f6e651", 109),
+}
+
+_register(DatasetSpec(
+    name="multipower_luo2025",
+    folder="multipower_luo2025",
+    repo="thu-yao-01-luo/MultiPowerLaw",
+    commit="8da9f1902602f3391b971a811e3cc51604541769",
+    license="MIT",
+    citation="Luo et al. 2025, arXiv:2503.12811",
+    files={
+        file: FileSpec(sha256, rows, 3, ("step", "lr", "loss"), upstream=f"loss_curve_repo/{file}")
+        for file, (sha256, rows) in _MULTIPOWER_FILES.items()
+    },
+    tables=(TableSpec(
+        "curves", tuple(_MULTIPOWER_FILES), 4162, loaders.multipower_luo2025_curves,
+        "loss curves of 25M and 100M models under 9 learning-rate schedules (cosine, constant, WSD, "
+        "step drop), every logged point; split = upstream's train (cosine_24000, constant_24000, "
+        "wsdcon_9) or test; upstream_eval = False for a point at step 24,000 of a 24,000-step run "
+        "(upstream's evaluation drops it; none of these files logs one)",
+        {"N": f"{_N_RAW}, nominal (the 25M / 100M folder names)", "step": "optimizer step",
+         "lr": "learning rate at that step (not the peak)", "loss": "training loss, nats per token",
+         "schedule": "KIND:key=value,... (warmup, peak, total, ...; steps and learning rates)"}),),
+))
+
 
 def get_spec(name: str) -> DatasetSpec:
     try:
