@@ -49,6 +49,7 @@ _PUBLIC = {
     "set_compile_cache": ("bayeslaws.inference.compile_cache", "set_compile_cache"),
     "simulate": ("bayeslaws.synthetic", "simulate"),
     "simulate_sweep": ("bayeslaws.synthetic", "simulate_sweep"),
+    "simulate_curves": ("bayeslaws.synthetic", "simulate_curves"),
     "stack": ("bayeslaws.results.stacking", "stack"),
     "stacking_weights": ("bayeslaws.results.comparison", "stacking_weights"),
 }

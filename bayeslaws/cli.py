@@ -48,8 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=OneLineParser)
 
     fit = sub.add_parser("fit", help="fit a law to a CSV of runs and forecast")
-    fit.add_argument("csv", help="CSV file of runs (one row per training run)")
+    fit.add_argument("csv", help="CSV file of runs (one row per training run; for a law of whole curves, "
+                                 "one row per logged point: run_id, step, loss and lr or schedule)")
     fit.add_argument("--law", default="chinchilla", help="law name (see `bayeslaws laws`)")
+    fit.add_argument("--forecast", help="curve laws: CSV of targets (run_id, step, schedule) to forecast")
+    fit.add_argument("--drop-early", type=float, default=0.0,
+                     help="curve laws: leave out each run's points before this fraction of its last step")
     fit.add_argument("--columns", type=_pairs_of_names, default={},
                      help="map canonical to CSV columns, e.g. N=params,D=tokens,loss=val_loss")
     fit.add_argument("--predict", type=_pairs_of_numbers, action="append", default=[],
@@ -144,6 +148,8 @@ def _fit_command(args) -> int:
     import bayeslaws as bl
 
     _check_settings_and_targets(args)
+    if bl.get_law(args.law).features is not None:
+        return _curve_fit_command(args)
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     link_runs = _link_runs(args, runs)
     result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws,
@@ -159,6 +165,36 @@ def _fit_command(args) -> int:
     return 0
 
 
+def _curve_fit_command(args) -> int:
+    """bayeslaws fit for a law of whole training curves: the report gains "forecasts", one per
+    row of --forecast, each {"run_id", "step", "loss": {"median", "q05", "q95"}}, the 90 %
+    interval of what the run would log."""
+    import bayeslaws as bl
+    from bayeslaws.data.runs import read_source
+    from bayeslaws.results.curves import forecast_targets, read_forecast_targets
+
+    for option in ("predict", "penalty", "link"):
+        if getattr(args, option):
+            raise ValueError(f"--{option} does not apply to law '{args.law}', a law of whole curves; "
+                             "give --forecast targets.csv (run_id, step, schedule)")
+    targets = read_forecast_targets(args.forecast) if args.forecast else None
+    curves = read_source(args.csv).rename(columns={user: canonical for canonical, user in args.columns.items()})
+    result = bl.fit(curves, law=args.law, drop_early=args.drop_early, chains=args.chains, draws=args.draws,
+                    warmup=args.warmup, seed=args.seed, progress=True)
+    report = fit_report(result, [])
+    report["forecasts"] = [] if targets is None else [
+        {"run_id": row["run_id"], "step": int(row["step"]),
+         "loss": {k: float(row[f"loss_pred_{k}"]) for k in ("median", "q05", "q95")}}
+        for row in forecast_targets(result, targets, ci_prob=0.9).to_dict("records")]
+    if args.json:
+        print(json.dumps(_finite(report), allow_nan=False, default=str))
+    else:
+        _print_report(result, report)
+        for forecast in report["forecasts"]:
+            print(f"forecast {forecast['run_id']} step {forecast['step']}: {forecast['loss']}")
+    return 0
+
+
 def _check_settings_and_targets(args) -> None:
     """Sampler settings in range and every --predict target readable by the law (and penalty),
     before any data is read or sampled."""
@@ -169,6 +205,8 @@ def _check_settings_and_targets(args) -> None:
 
     SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
     penalty = get_penalty(args.penalty)
+    if bl.get_law(args.law).features is not None:
+        return
     for target in args.predict:
         target_covariates(bl.get_law(args.law), terms=(penalty,) if penalty else (), **target)
 
@@ -222,7 +260,7 @@ def fit_report(result, targets: list[dict[str, float]]) -> dict:
         predictions.append(prediction)
     report = {
         "law": result.law.name,
-        "n_runs": len(result.runs),
+        "n_runs": _run_count(result),
         "parameters": {name: {k: float(summary.loc[name, k]) for k in keys} for name in summary.index},
         "predictions": predictions,
         "diagnostics": {k: diagnostics[k] for k in ("divergences", "max_r_hat", "min_ess_bulk")},
@@ -231,6 +269,12 @@ def fit_report(result, targets: list[dict[str, float]]) -> dict:
     if result.penalty is not None:
         report["optimal"] = [_optimal_report(result, target) for target in targets]
     return report
+
+
+def _run_count(result) -> int:
+    """Training runs fitted: rows of the run table, or curves (run_ids) for a law of whole curves."""
+    runs = result.runs
+    return int(runs.frame["run_id"].nunique()) if result.law is not None and result.law.features is not None else len(runs)
 
 
 def _optimal_report(result, target: dict[str, float]) -> dict:

@@ -32,6 +32,10 @@ class Law:
     formula: the law in plain text, for documentation and plots.
     response: the run-table column the law predicts (default "loss" [nats]).
     compute_optimal: optional closed form (params, C) -> dict of N_opt, D_opt, loss_opt.
+    features: for laws of whole training curves: (points, lr_by_run) -> dict of float64 arrays
+        with one row per point, which log_loss then reads instead of log covariates. points is
+        a frame of run_id and step, lr_by_run maps each run_id to its learning rate at every
+        step from 0 (bayeslaws.data.curves).
 
     Laws compare and hash by identity, so a compiled sampler is reused for the same Law object.
     """
@@ -44,6 +48,7 @@ class Law:
     centring: Mapping[str, tuple[str, str | float | Callable]] = field(default_factory=dict)
     compute_optimal: Callable | None = None
     response: str = "loss"
+    features: Callable | None = None
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -63,7 +68,7 @@ class Law:
         if REGISTRY.get(self.name) is self:
             return get_law, (self.name,)
         fields = (self.name, self.covariates, dict(self.priors), self.log_loss, self.formula,
-                  dict(self.centring), self.compute_optimal, self.response)
+                  dict(self.centring), self.compute_optimal, self.response, self.features)
         return Law, fields
 
 

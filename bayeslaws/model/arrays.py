@@ -36,3 +36,18 @@ def log_columns(table, columns, size: int) -> tuple[dict, dict]:
     """Padded log columns and their means (the centres the sampler's coordinates use)."""
     logs = {c: table.log(c) for c in dict.fromkeys(columns)}
     return {c: pad(v, size) for c, v in logs.items()}, {c: np.float32(v.mean()) for c, v in logs.items()}
+
+
+def pad_features(features: dict, size: int) -> dict:
+    """A curve law's feature arrays (rows = points) as float32, rows padded to ``size`` by
+    repeating the first and any second axis padded with zeros to its bucket size (so one
+    compiled sampler serves schedules with similar numbers of cells)."""
+    out = {}
+    for name, values in features.items():
+        values = np.asarray(values, dtype=np.float64)
+        rows = np.repeat(values[:1], size, axis=0)
+        rows[: len(values)] = values
+        if rows.ndim == 2:
+            rows = np.pad(rows, ((0, 0), (0, bucket_size(rows.shape[1]) - rows.shape[1])))
+        out[name] = rows.astype(np.float32)
+    return out

@@ -3,7 +3,9 @@
 The model takes one argument, ``data``, a dict of arrays (ModelSpec.arrays), so the same
 compiled sampler serves every dataset of the same padded size:
 
-- ``logx``, ``centre``, ``mask``: the law's log covariates at the runs, their means, real rows;
+- ``logx``, ``centre``, ``mask``: the law's log covariates at the runs (or its features, for a
+  law of whole curves), their means, real rows;
+- ``likelihood``: the likelihood's arrays (the run structure of training curves; else empty);
 - ``terms``: each term's arrays, by kind;
 - ``observed``: observed values by site (the law's log response at ``log_loss``; a term's own
   sites); an empty dict turns every observed site into a draw (prior and posterior predictive).
@@ -39,7 +41,7 @@ def build(spec, priors: Mapping):
             for term in terms:
                 loc = term.location(loc, priors, data["terms"][term.kind], data)
             with numpyro.handlers.mask(mask=data["mask"]):
-                numpyro.sample(RESPONSE_SITE, likelihood.distribution(loc, nuisance),
+                numpyro.sample(RESPONSE_SITE, likelihood.observation(loc, nuisance, data["likelihood"]),
                                obs=data["observed"].get(RESPONSE_SITE))
         for term in terms:
             term.observe(law_log_loss, priors, data["terms"][term.kind], data["observed"])

@@ -1,8 +1,9 @@
-"""Observation models for log loss: Student-t (default), Normal and Huber density.
+"""Observation models for log loss: Student-t (default), Normal and Huber density, and ar1
+for training curves (correlated residuals along each run, bayeslaws.model.curve_noise).
 
 Each likelihood is the distribution of log(observed loss) around the law's log loss, with
 its own nuisance parameters (sigma: scale in log-loss units, i.e. relative error; nu:
-Student-t degrees of freedom).
+Student-t degrees of freedom; length: a curve's correlation length).
 """
 
 from __future__ import annotations
@@ -16,14 +17,25 @@ import numpyro.distributions as dist
 from jax.scipy.special import ndtr
 from numpyro.distributions import constraints
 
+from .curve_noise import CurveResiduals, curve_arrays
+
 
 @dataclass(frozen=True)
 class Likelihood:
-    """name; priors of its nuisance parameters; distribution(loc, params) -> NumPyro distribution."""
+    """name; priors of its nuisance parameters; distribution(loc, params) -> NumPyro distribution
+    of one new run's log loss. Likelihoods whose fitted rows are not independent also have
+    arrays(runs frame, padded size) -> dict of float32 arrays, and joint(loc, params, arrays) ->
+    the distribution of all fitted rows together."""
 
     name: str
     priors: Mapping[str, Callable[[], dist.Distribution]]
     distribution: Callable[[jnp.ndarray, Mapping[str, jnp.ndarray]], dist.Distribution]
+    arrays: Callable | None = None
+    joint: Callable | None = None
+
+    def observation(self, loc, params, arrays) -> dist.Distribution:
+        """The distribution of the fitted rows' log losses."""
+        return self.distribution(loc, params) if self.joint is None else self.joint(loc, params, arrays)
 
 
 class HuberDensity(dist.Distribution):
@@ -83,6 +95,13 @@ LIKELIHOODS: dict[str, Likelihood] = {
         "huber",
         {"sigma": SIGMA_PRIOR},
         lambda loc, p: HuberDensity(loc, p["sigma"], 1e-3),
+    ),
+    "ar1": Likelihood(
+        "ar1",
+        {"sigma": SIGMA_PRIOR, "length": lambda: dist.LogNormal(jnp.log(0.05), 1.0)},
+        lambda loc, p: dist.Normal(loc, p["sigma"]),
+        arrays=curve_arrays,
+        joint=lambda loc, p, a: CurveResiduals(loc, p["sigma"], p["length"], a["gap"], a["first"]),
     ),
 }
 

@@ -18,6 +18,7 @@ from typing import Mapping
 import numpy as np
 
 from ..data import check_enough_runs, check_has_columns, check_positive_columns
+from ..data.curves import LR_TABLE, lr_by_run
 from ..laws import REGISTRY, Law
 from ..links import LINKS
 from . import arrays as model_arrays
@@ -115,11 +116,21 @@ class ModelSpec:
             needed = self.law.covariates + (self.response,)
             check_has_columns(tables["runs"], needed, f"law '{self.law.name}'")
             check_positive_columns(tables["runs"], needed)
+            self._check_curves(tables)
             self._warn_if_unidentified(tables["runs"])
         for term in self.terms:
             term.check(tables)
         for table, (count, label) in self._parameters_per_table().items():
             check_enough_runs(tables[table], count, label)
+
+    def _check_curves(self, tables: Tables) -> None:
+        """A law of whole curves needs the learning rate of every step (bayeslaws.data.curves), and a
+        likelihood of curves needs run_id and step."""
+        if self.law.features is not None and LR_TABLE not in tables:
+            raise ValueError(f"law '{self.law.name}' reads whole learning-rate schedules: fit a curve table "
+                             "(run_id, step, loss and lr or schedule; bayeslaws.data.curves.curve_tables)")
+        if self.likelihood.arrays is not None:
+            check_has_columns(tables["runs"], ("run_id", "step"), f"the {self.likelihood.name} likelihood")
 
     def _warn_if_unidentified(self, runs) -> None:
         """Warn for each covariate of the law that spans less than a factor MIN_SPAN over the runs:
@@ -152,7 +163,13 @@ class ModelSpec:
         size = padded_size or model_arrays.bucket_size(len(runs))
         data = {"terms": {t.kind: t.arrays(tables, size) for t in self.terms}, "observed": {}}
         if self.law is not None:
-            data["logx"], data["centre"] = model_arrays.log_columns(runs, self.law.covariates, size)
+            if self.law.features is None:
+                data["logx"], data["centre"] = model_arrays.log_columns(runs, self.law.covariates, size)
+            else:
+                features = self.law.features(runs.frame, lr_by_run(tables[LR_TABLE]))
+                data["logx"], data["centre"] = model_arrays.pad_features(features, size), {}
+            structure = self.likelihood.arrays
+            data["likelihood"] = {} if structure is None else structure(runs.frame, size)
             data["mask"] = model_arrays.mask(len(runs), size)
             data["observed"][RESPONSE_SITE] = model_arrays.pad(runs.log(self.response), size)
         for term in self.terms:

@@ -16,7 +16,7 @@ from ..inference import diagnostics
 from ..model import ModelSpec
 from ..terms.link import LinkTerm
 from ..terms.penalty import Penalty, optimum_draws, penalised_loss, penalty_draws
-from . import forecast, storage
+from . import curves, forecast, storage
 from .checks import warn_if_extrapolation_misses
 
 INPUT_UNITS = {"loss": "nats", "C": "FLOPs"}
@@ -142,6 +142,25 @@ class Fit:
             error, observed = link.error_from_loss(per_draw[self.response], per_draw[f"{self.response}_pred"], seed)
             per_draw.update({link.metric: error, f"{link.metric}_pred": observed})
         return targets, per_draw
+
+    def predict_curve(self, run=None, schedule: str | None = None, steps=None, *, ci_prob: float = 0.9,
+                      seed: int = 0, draws: bool = False) -> pd.DataFrame:
+        """The loss curve of a fitted run (to finish it, give its schedule too) or of a new run under a
+        schedule string, with bands, for a law of whole curves (bayeslaws.results.curves.predict_curve)."""
+        self._require_curves("predict_curve")
+        return curves.predict_curve(self, run, schedule, steps, ci_prob=ci_prob, seed=seed, draws=draws)
+
+    def compare_schedules(self, schedules: Mapping[str, str], at_step: int | None = None, *,
+                          ci_prob: float = 0.9) -> pd.DataFrame:
+        """Each schedule's expected final loss and P(it ends lower than each other one)
+        (bayeslaws.results.curves.compare_schedules)."""
+        self._require_curves("compare_schedules")
+        return curves.compare_schedules(self, schedules, at_step, ci_prob=ci_prob)
+
+    def _require_curves(self, method: str) -> None:
+        if self.law is None or self.law.features is None:
+            raise ValueError(f"{method} needs a fit of a law of whole training curves (e.g. law='multipower'); "
+                             f"this fit's law is {getattr(self.law, 'name', None)!r}")
 
     def compute_optimal(self, C, ci_prob: float = 0.9) -> pd.DataFrame:
         """Compute-optimal N_opt [parameters], D_opt [tokens], loss_opt [nats] and tokens per

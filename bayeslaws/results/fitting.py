@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from ..data import RunTable, load_runs
+from ..data.curves import curve_tables
 from ..inference import diagnostics, nuts
 from ..inference.tree import to_datatree
 from ..laws import Law, get_law
@@ -64,9 +65,10 @@ def fit(
     runs: RunTable | pd.DataFrame,
     law: str | Law = "chinchilla",
     *,
-    likelihood: str = "student_t",
+    likelihood: str | None = None,
     priors: Mapping | None = None,
     response: str | None = None,
+    drop_early: float = 0.0,
     chains: int = 4,
     draws: int = 1000,
     warmup: int = 1000,
@@ -83,9 +85,13 @@ def fit(
 ) -> Fit:
     """Fit a scaling law to runs with NUTS and check convergence.
 
-    runs: a RunTable (from load_runs) or a DataFrame with canonical columns.
+    runs: a RunTable (from load_runs) or a DataFrame with canonical columns. For a law of whole
+        training curves ("multipower", "lr_annealing"): a curve table (bayeslaws.data.curves:
+        run_id, step, loss, and lr at every step or a schedule string per run), or its path.
     law: a registry name (see bl.LAWS: "chinchilla", "kaplan", "power", ...) or a Law.
-    likelihood: "student_t" (default, robust to outlying runs), "normal" or "huber", on log loss.
+    likelihood: "student_t" (default, robust to outlying runs), "normal" or "huber", on log loss;
+        for curves "ar1" (the default there: residuals correlated along each run).
+    drop_early: curves only: leave out each run's points before this fraction of its last step.
     priors: overrides by parameter name, NumPyro distributions in original units.
     init: "prior" (prior draw, identity as the first mass matrix) or "laplace" (a draw from the
         Laplace approximation, its covariance as the first mass matrix); both then adapt the
@@ -106,8 +112,10 @@ def fit(
     penalty = get_penalty(penalty)
     discrepancy = Discrepancy() if discrepancy is True else discrepancy
     extra = ((penalty,) if penalty else ()) + ((discrepancy,) if discrepancy else ())
+    likelihood = likelihood or ("ar1" if law.features is not None else "student_t")
     spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + extra, response or law.response)
-    every = {"runs": _table(runs), **{name: _table(t) for name, t in (tables or {}).items()}}
+    fitted = curve_tables(runs, drop_early=drop_early) if law.features is not None else {"runs": _table(runs)}
+    every = {**fitted, **{name: _table(t) for name, t in (tables or {}).items()}}
     settings = nuts.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth, init)
     return run(spec, every, priors=priors, settings=settings, seed=seed, progress=progress)
 

@@ -1,0 +1,70 @@
+"""Correlated residuals along a training curve: a stationary Gaussian AR(1) in step.
+
+The checkpoints of one run are not independent evidence: a curve that runs above the law at
+one step runs above it at the next. Within a run, the residual e = log(loss) - law follows an
+Ornstein-Uhlenbeck process in step (the exact AR(1) at unevenly spaced steps):
+
+    e_first ~ Normal(0, sigma),   e_i | e_(i-1) ~ Normal(rho_i e_(i-1), sigma sqrt(1 - rho_i^2)),
+    rho_i = exp(-(step_i - step_(i-1)) / (length x typical run length)),
+
+so a point's information saturates as checkpoints get denser: doubling them does not halve an
+interval. sigma: relative noise of one logged loss; length: the correlation length as a share of
+the median last step over runs. Runs are independent; a new run's point is Normal(law, sigma).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+from numpyro.distributions import constraints
+
+
+def curve_arrays(points, size: int) -> dict:
+    """gap (step gap to the run's previous point over the median last step; 0 for a run's first
+    point) and first (1 where a run starts, and on padding rows), float32, padded to size."""
+    steps = points["step"].to_numpy(np.float64)
+    scale = points.groupby("run_id", sort=False)["step"].max().median()
+    first = np.ones(size, np.float32)
+    first[: len(points)] = (points["run_id"] != points["run_id"].shift()).to_numpy()
+    gap = np.zeros(size, np.float32)
+    gap[1: len(points)] = np.diff(steps) / scale
+    return {"gap": np.where(first > 0, 0.0, gap).astype(np.float32), "first": first}
+
+
+class CurveResiduals(dist.Distribution):
+    """Log losses of curve points (rows in run order, then step order) around loc, with the
+    AR(1) residuals of the module docstring. log_prob gives each point's density given the
+    previous point of its run; sample draws whole curves."""
+
+    arg_constraints = {"loc": constraints.real, "sigma": constraints.positive, "length": constraints.positive}
+    support = constraints.real
+
+    def __init__(self, loc, sigma, length, gap, first, *, validate_args=None):
+        self.loc, self.sigma, self.length = loc, sigma, length
+        sigma, length = jnp.expand_dims(sigma, -1), jnp.expand_dims(length, -1)
+        starts = first > 0
+        gap = jnp.where(starts, 1.0, gap)  # a run's first point has no predecessor (and sqrt(0) no gradient)
+        self.rho = jnp.where(starts, 0.0, jnp.exp(-gap / length))
+        self.innovation_scale = jnp.where(starts, sigma, sigma * jnp.sqrt(-jnp.expm1(-2 * gap / length)))
+        super().__init__(batch_shape=jnp.shape(loc), validate_args=validate_args)
+
+    def log_prob(self, value):
+        residual = value - self.loc
+        previous = jnp.concatenate([jnp.zeros_like(residual[..., :1]), residual[..., :-1]], axis=-1)
+        return dist.Normal(0.0, self.innovation_scale).log_prob(residual - self.rho * previous)
+
+    def sample(self, key, sample_shape=()):
+        shape = sample_shape + self.batch_shape
+        shocks = self.innovation_scale * jax.random.normal(key, shape)
+        decay = jnp.broadcast_to(self.rho, shape)
+        _, residual = jax.lax.associative_scan(_compose, (decay, shocks), axis=-1)
+        return self.loc + residual
+
+
+def _compose(earlier, later):
+    """e = a e_prev + b, applied after another such map: (a1, b1) then (a2, b2)."""
+    a1, b1 = earlier
+    a2, b2 = later
+    return a1 * a2, a2 * b1 + b2
