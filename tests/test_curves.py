@@ -256,3 +256,15 @@ def test_cli_refuses_a_malformed_schedule_before_sampling(tmp_path, capsys):
     assert code == 2
     error = capsys.readouterr().err
     assert "run 'new'" in error and "final" in error and "Traceback" not in error
+
+
+def test_checkpoint_tables_default_to_the_curve_likelihood_and_must_be_in_order():
+    from bayeslaws.results.fitting import _default_likelihood
+
+    zoo = bl.simulate(seed=0).runs
+    assert _default_likelihood(bl.load_runs(zoo, required=())) == "student_t"
+    checkpoints = zoo.assign(run_id=np.arange(len(zoo)) // 10, step=100 * (1 + np.arange(len(zoo)) % 10))
+    assert _default_likelihood(bl.load_runs(checkpoints, required=())) == "ar1"
+    shuffled = checkpoints.sample(frac=1.0, random_state=0)
+    with pytest.raises(ValueError, match=r"the rows of run \d+ are not together|does not come after"):
+        bl.fit(shuffled, law="chinchilla", progress=False)

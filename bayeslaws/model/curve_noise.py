@@ -18,12 +18,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
+import pandas as pd
 from numpyro.distributions import constraints
 
 
 def curve_arrays(points, size: int) -> dict:
     """gap (step gap to the run's previous point over the median last step; 0 for a run's first
     point) and first (1 where a run starts, and on padding rows), float32, padded to size."""
+    _check_order(points)
     steps = points["step"].to_numpy(np.float64)
     scale = points.groupby("run_id", sort=False)["step"].max().median()
     first = np.ones(size, np.float32)
@@ -31,6 +33,21 @@ def curve_arrays(points, size: int) -> dict:
     gap = np.zeros(size, np.float32)
     gap[1: len(points)] = np.diff(steps) / scale
     return {"gap": np.where(first > 0, 0.0, gap).astype(np.float32), "first": first}
+
+
+def _check_order(points) -> None:
+    """Each run's rows must be together and in increasing step order (the AR(1) runs along them)."""
+    runs, steps = points["run_id"].to_numpy(object), points["step"].to_numpy(np.float64)
+    starts = np.concatenate([[True], runs[1:] != runs[:-1]])
+    blocks = runs[starts]  # the run of each block of consecutive rows
+    scattered = blocks[pd.Series(blocks).duplicated().to_numpy()]
+    if len(scattered):
+        raise ValueError(f"the rows of run {scattered[0]!r} are not together: sort the table by run_id, then step")
+    backwards = ~starts[1:] & (np.diff(steps) <= 0)
+    if backwards.any():
+        at = int(np.flatnonzero(backwards)[0]) + 1
+        raise ValueError(f"run {runs[at]!r}: step {steps[at]:g} does not come after the step before it "
+                         f"({steps[at - 1]:g}); sort each run's rows by increasing step, without repeats")
 
 
 class CurveResiduals(dist.Distribution):

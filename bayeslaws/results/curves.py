@@ -19,22 +19,26 @@ from ..data import summarise_draws
 from ..data.runs import describe_rows, read_source
 from ..data.curves import LR_TABLE, lr_by_run
 from ..data.schedules import parse_schedule
-from ..laws import Law
 
 DRAWS_PER_CHUNK = 256  # draws evaluated at once: (draws, points, cells) floats must fit in memory
 CURVE_POINTS = 200  # steps in a default curve
 
 
-def curve_log_loss_draws(law: Law, draws: Mapping[str, np.ndarray], points: pd.DataFrame,
+def curve_log_loss_draws(fit, draws: Mapping[str, np.ndarray], points: pd.DataFrame,
                          lr: Mapping[object, np.ndarray]) -> np.ndarray:
-    """The law's log loss per draw and point (S, M); points: run_id and step, lr: run_id -> the
-    learning rate at every step from 0."""
+    """The model's mean log loss per draw and point (S, M): the law of whole curves, then each
+    term's forecast hook (e.g. a discrepancy in log step); points: run_id and step, lr: run_id ->
+    the learning rate at every step from 0."""
+    law = fit.law
     features = {k: jnp.asarray(v) for k, v in law.features(points.reset_index(drop=True), lr).items()}
     params = {k: np.asarray(v, np.float64) for k, v in draws.items() if k in law.param_names}
     size = len(next(iter(params.values())))
     chunks = [law.evaluate({k: jnp.asarray(v[i: i + DRAWS_PER_CHUNK])[:, None] for k, v in params.items()}, features)
               for i in range(0, size, DRAWS_PER_CHUNK)]
-    return np.concatenate([np.asarray(c, np.float64) for c in chunks], axis=0)
+    log_loss = np.concatenate([np.asarray(c, np.float64) for c in chunks], axis=0)
+    for term in fit.spec.terms:
+        log_loss = term.bind(fit.tables).forecast(log_loss, draws, points.reset_index(drop=True))
+    return log_loss
 
 
 def predict_curve(fit, run=None, schedule: str | None = None, steps=None, *, ci_prob: float = 0.9,
@@ -58,7 +62,7 @@ def predict_curve(fit, run=None, schedule: str | None = None, steps=None, *, ci_
     steps = _steps(steps, len(lr) - 1, label)
     points = pd.DataFrame({"run_id": label, "step": steps})
     posterior = fit.draws()
-    mean = curve_log_loss_draws(fit.law, posterior, points, {label: lr})
+    mean = curve_log_loss_draws(fit, posterior, points, {label: lr})
     shift, scale = (_carried_residual(fit, run, posterior, steps) if fitted else (0.0, 1.0))
     sigma = posterior["sigma"][:, None] * scale
     rng = np.random.default_rng(seed)
@@ -86,7 +90,7 @@ def compare_schedules(fit, schedules: Mapping[str, str], at_step: int | None = N
         step = int(at_step if at_step is not None else parsed.total)
         lr = parsed.lr(np.arange(max(parsed.total, step) + 1))
         points = pd.DataFrame({"run_id": [name], "step": [step]})
-        ends[name] = (step, np.exp(curve_log_loss_draws(fit.law, posterior, points, {name: lr})[:, 0]))
+        ends[name] = (step, np.exp(curve_log_loss_draws(fit, posterior, points, {name: lr})[:, 0]))
     rows = []
     for name, (step, loss) in ends.items():
         lower = {f"P(lower than {other})": float(np.mean(loss < other_loss))
@@ -118,7 +122,7 @@ def _carried_residual(fit, run, posterior: Mapping, steps: np.ndarray) -> tuple[
     at = np.clip(np.searchsorted(logged, steps, side="right") - 1, 0, None)  # last logged point at or before
     anchor = pd.DataFrame({"run_id": run, "step": logged[at]})
     lr = lr_by_run(fit.tables[LR_TABLE])
-    residual = np.log(own["loss"].to_numpy(np.float64))[at] - curve_log_loss_draws(fit.law, posterior, anchor, lr)
+    residual = np.log(own["loss"].to_numpy(np.float64))[at] - curve_log_loss_draws(fit, posterior, anchor, lr)
     gap = np.abs(steps - logged[at]) / scale
     rho = np.exp(-gap[None, :] / posterior["length"][:, None])
     return rho * residual, np.sqrt(1.0 - rho**2)

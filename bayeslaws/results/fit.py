@@ -221,10 +221,21 @@ class Fit:
         return az.loo(self.tree, var_name=self.spec.observed_sites()[0].variable)
 
     def plot(self, target: Mapping[str, float] | None = None, ax=None):
-        """Runs, fitted law with 90% bands and the extrapolation to ``target`` (dict of N, D)."""
-        from .plots import plot_fit
+        """Runs, fitted law with 90% bands and the extrapolation to ``target`` (dict of N, D). For a
+        law of whole curves: the fitted curves (see plot_curves)."""
+        from .plots import plot_curves, plot_fit
 
+        if self.law is not None and self.law.features is not None:
+            return plot_curves(self, ax=ax)
         return plot_fit(self, target=target, ax=ax)
+
+    def plot_curves(self, schedules: Mapping[str, str] | None = None, observed=None, ax=None):
+        """Fitted curves and forecasts under schedules (name -> schedule string), with 90 % bands;
+        observed: a curve table of unfitted runs to draw over the forecasts of the same name."""
+        from .plots import plot_curves
+
+        self._require_curves("plot_curves")
+        return plot_curves(self, schedules, observed, ax)
 
     def save(self, path) -> None:
         """Write the fit to a netCDF file (lossless; read back with bayeslaws.load_fit)."""

@@ -90,7 +90,9 @@ def fit(
         run_id, step, loss, and lr at every step or a schedule string per run), or its path.
     law: a registry name (see bl.LAWS: "chinchilla", "kaplan", "power", ...) or a Law.
     likelihood: "student_t" (default, robust to outlying runs), "normal" or "huber", on log loss;
-        for curves "ar1" (the default there: residuals correlated along each run).
+        "ar1" for training curves: residuals correlated along each run (bayeslaws.model.curve_noise),
+        the default for a law of whole curves and for tables whose rows are checkpoints (a run_id
+        on several rows, with a step column).
     drop_early: curves only: leave out each run's points before this fraction of its last step.
     priors: overrides by parameter name, NumPyro distributions in original units.
     init: "prior" (prior draw, identity as the first mass matrix) or "laplace" (a draw from the
@@ -112,9 +114,9 @@ def fit(
     penalty = get_penalty(penalty)
     discrepancy = Discrepancy() if discrepancy is True else discrepancy
     extra = ((penalty,) if penalty else ()) + ((discrepancy,) if discrepancy else ())
-    likelihood = likelihood or ("ar1" if law.features is not None else "student_t")
-    spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + extra, response or law.response)
     fitted = curve_tables(runs, drop_early=drop_early) if law.features is not None else {"runs": _table(runs)}
+    likelihood = likelihood or _default_likelihood(fitted["runs"])
+    spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + extra, response or law.response)
     every = {**fitted, **{name: _table(t) for name, t in (tables or {}).items()}}
     settings = nuts.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth, init)
     return run(spec, every, priors=priors, settings=settings, seed=seed, progress=progress)
@@ -209,6 +211,14 @@ def _check_size(spec: ModelSpec, tables: Tables, settings: nuts.SamplerSettings)
     if n > LARGE_TABLE and settings.warmup < 1000:
         warnings.warn(f"{n} runs with warmup={settings.warmup}: tables this large need warmup >= 1000 for the "
                       "chains to meet (init='laplace' makes that warmup cheaper)", UserWarning, stacklevel=4)
+
+
+def _default_likelihood(runs: RunTable) -> str:
+    """"ar1" when rows are checkpoints of training curves (run_id and step columns, some run_id
+    on several rows: its points are not independent evidence), else "student_t"."""
+    frame = runs.frame
+    checkpoints = {"run_id", "step"} <= set(frame.columns) and frame["run_id"].duplicated().any()
+    return "ar1" if checkpoints else "student_t"
 
 
 def _table(runs) -> RunTable:

@@ -176,3 +176,48 @@ def plot_stack(stack, target: Mapping[str, float] | None = None, ax=None, ci_pro
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
+
+
+def plot_curves(fit, schedules: Mapping[str, str] | None = None, observed=None, ax=None, ci_prob: float = 0.9):
+    """Loss curves of a fit of a law of whole curves: each fitted run's logged points and its
+    fitted curve, and the forecast curve of each extra schedule (name -> schedule string) with
+    its band of what such a run would log; observed: a curve table (run_id, step, loss) of runs
+    the fit did not see, drawn over the forecast of the schedule of the same name.
+
+    Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 5))
+    else:
+        fig = ax.figure
+    points = fit.runs.frame
+    colours = iter(plt.get_cmap("tab10").colors * 4)
+    for run_id, group in points.groupby("run_id", sort=False):
+        colour = next(colours)
+        curve = fit.predict_curve(run_id, ci_prob=ci_prob)
+        ax.plot(group["step"], group["loss"], ".", ms=2, color=colour, alpha=0.5)
+        ax.plot(curve["step"], curve["loss_median"], color=colour, lw=1.2, label=f"{run_id} (fitted)")
+    for name, text in (schedules or {}).items():
+        colour = next(colours)
+        curve = fit.predict_curve(name, schedule=text, ci_prob=ci_prob)
+        low, high = _interval_columns(curve, "loss_pred")
+        ax.fill_between(curve["step"], curve[low], curve[high], color=colour, alpha=0.25, lw=0)
+        ax.plot(curve["step"], curve["loss_median"], "--", color=colour, lw=1.2, label=f"{name} (forecast)")
+        if observed is not None and name in set(observed["run_id"]):
+            seen = observed[observed["run_id"] == name]
+            ax.plot(seen["step"], seen["loss"], ".", ms=2, color="black", alpha=0.6)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("loss [nats]")
+    ax.set_title(f"{fit.law.name}: {len(points.groupby('run_id'))} fitted curves; forecasts with "
+                 f"{ci_prob:.0%} bands of a run's logged loss" + ("; black: observed, not fitted" if observed is not None else ""))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
