@@ -240,7 +240,9 @@ def test_cli_fits_curves_and_forecasts_targets(simulated, tmp_path, capsys):
     code = main(["fit", str(tmp_path / "curves.csv"), "--law", "multipower", "--forecast", str(tmp_path / "targets.csv"),
                  "--json", "--chains", "4", "--warmup", "300", "--draws", "300", "--seed", "2"])
     assert code == 0
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert "points of 3 runs" in captured.err and "about" in captured.err and "s left" in captured.err  # progress
     assert report["n_runs"] == 3 and set(report["parameters"]) >= {"L0", "A", "alpha", "B", "C", "beta", "gamma"}
     assert [(f["run_id"], f["step"]) for f in report["forecasts"]] == [("wsd", 3000), ("wsd", 4000), ("cosine", 4000)]
     for forecast in report["forecasts"]:
@@ -268,3 +270,29 @@ def test_checkpoint_tables_default_to_the_curve_likelihood_and_must_be_in_order(
     shuffled = checkpoints.sample(frac=1.0, random_state=0)
     with pytest.raises(ValueError, match=r"the rows of run \d+ are not together|does not come after"):
         bl.fit(shuffled, law="chinchilla", progress=False)
+
+
+def test_progress_lines_count_iterations_and_time_left():
+    import io
+
+    from bayeslaws.inference import progress
+
+    stream = io.StringIO()
+    with progress.reporting(warmup=100, draws=100, stream=stream):
+        for i in (20, 20, 10, 120, 200):  # repeats and stragglers from other chain groups print nothing
+            progress.report(i)
+    progress.report(40)  # no run under way: nothing
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    assert "10 % (20 / 200 iterations, warmup)" in lines[0] and "60 % (120 / 200 iterations, draws)" in lines[1]
+    assert lines[2].endswith("about 0 s left")
+    assert progress.every(2000) == 200 and progress.every(7) == 1
+
+
+def test_only_long_fits_report_progress():
+    from bayeslaws.inference import progress
+
+    small = {"x": np.zeros(256), "y": np.zeros(256)}
+    curves = {"cells": np.zeros((512, 64))}
+    assert not progress.is_long(small, 2000, 4)
+    assert progress.is_long(curves, 600, 4)

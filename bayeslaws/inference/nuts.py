@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -27,7 +28,7 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, log_likelihood, potential_energy
 
 from ..model import ModelSpec
-from . import compile_cache
+from . import compile_cache, progress
 from .laplace import laplace_start
 
 
@@ -84,8 +85,9 @@ def _latent_sites(model, data, rng_key) -> dict:
     }
 
 
-def _one_chain(rng_key, data, z0, inverse_mass, *, model, settings: SamplerSettings):
-    """Warmup and draws of one chain from z0; inverse_mass None starts from the identity."""
+def _one_chain(rng_key, data, z0, inverse_mass, *, model, settings: SamplerSettings, report: bool = False):
+    """Warmup and draws of one chain from z0; inverse_mass None starts from the identity.
+    report: call progress.report with the iteration count every tenth of the run."""
     init_kernel, sample_kernel = hmc(
         potential_fn_gen=lambda d: partial(_potential, model, d), algo="NUTS"
     )
@@ -102,8 +104,13 @@ def _one_chain(rng_key, data, z0, inverse_mass, *, model, settings: SamplerSetti
         rng_key=rng_key,
     )
 
-    def step(state, _):
+    iterations = settings.warmup + settings.draws
+    interval = progress.every(iterations)
+
+    def step(state, i):
         state = sample_kernel(state, model_args=(data,))
+        if report:  # i is the same for every chain (not batched), so this stays a real branch
+            jax.lax.cond((i + 1) % interval == 0, lambda: jax.debug.callback(progress.report, i + 1), lambda: None)
         stats = {
             "diverging": state.diverging,
             "n_steps": state.num_steps,
@@ -114,7 +121,7 @@ def _one_chain(rng_key, data, z0, inverse_mass, *, model, settings: SamplerSetti
         return state, (state.z, stats)
 
     # One scan over warmup and draws: NUTS is traced once, not twice (tracing dominates a cold start).
-    _, trace = jax.lax.scan(step, state, None, length=settings.warmup + settings.draws)
+    _, trace = jax.lax.scan(step, state, jnp.arange(iterations))
     z, stats = jax.tree.map(lambda x: x[settings.warmup :], trace)
     return z, stats
 
@@ -133,7 +140,7 @@ def _initial_points(chain_keys, data, model, settings):
     return z0, inverse_mass if settings.dense_mass else jnp.diag(inverse_mass)
 
 
-def _sample_and_transform(chain_keys, data, *, model, settings, extras: bool = True):
+def _sample_and_transform(chain_keys, data, *, model, settings, extras: bool = True, report: bool = False):
     """All chains of one fit, vectorised; chain_keys is (chains, 2).
 
     Returns a dict of groups: posterior (latent, centred and deterministic sites) and
@@ -142,7 +149,7 @@ def _sample_and_transform(chain_keys, data, *, model, settings, extras: bool = T
     (1, draws, ...): one prior chain per program)."""
     z0, inverse_mass = _initial_points(chain_keys, data, model, settings)
     keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(chain_keys)
-    chain = partial(_one_chain, model=model, settings=settings)
+    chain = partial(_one_chain, model=model, settings=settings, report=report)
     z, stats = jax.vmap(chain, in_axes=(0, None, 0, None))(keys, data, z0, inverse_mass)
     constrained = constrain_fn(model, (data,), {}, z, return_deterministic=True, batch_ndims=2)
     groups = {"posterior": constrained, "sample_stats": stats}
@@ -174,26 +181,28 @@ def _shapes(data) -> str:
 
 
 def compiled_sampler(spec: ModelSpec, priors, settings: SamplerSettings, data: dict, many: bool = False,
-                     extras: bool = True):
+                     extras: bool = True, report: bool = False):
     """The jitted sampler for this model, priors, settings and data shapes (built once per process).
 
     many: the program for a stack of datasets (leading axis), see sample_many. extras: the
     program also computes the log-likelihood, posterior predictive and prior draws (a single fit's
     DataTree; about 40 % more compilation, so fit_many's programs leave them out). A model of
     registered laws and links is also kept on disk, so that later processes skip tracing (see
-    compile_cache.load_or_export).
+    compile_cache.load_or_export). report: the program reports its progress (bayeslaws.inference.progress;
+    such a program cannot be exported, only compiled).
     """
     shapes = _shapes(data)
     extras = extras and not many
-    key = (spec.cache_key(priors), settings, shapes, many, extras)
+    report = report and not many
+    key = (spec.cache_key(priors), settings, shapes, many, extras, report)
     with _COMPILING:
         if key not in _COMPILED:
             compile_cache.enable_default()
-            program = _sample_many if many else partial(_sample_and_transform, extras=extras)
+            program = _sample_many if many else partial(_sample_and_transform, extras=extras, report=report)
             jitted = jax.jit(partial(program, model=spec.model(priors), settings=settings))
             batch = np.shape(_any_mask(data))[:-1]
             example = (jnp.zeros(batch + (settings.chains, 2), jnp.uint32), data)
-            if spec.registered():
+            if spec.registered() and not report:
                 identity = f"{spec.identity(priors)}|{settings}|{shapes}|{many}|{extras}"
                 jitted = compile_cache.load_or_export(jitted, example, identity, spec.source_files() + SOURCES)
             _COMPILED[key] = jitted.lower(*example).compile()
@@ -206,7 +215,7 @@ def _any_mask(data: dict):
 
 
 def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed: int, threads: int | None = None,
-           extras: bool = True) -> dict:
+           extras: bool = True, progress_bar: bool = False) -> dict:
     """Run NUTS; returns NumPy dicts by DataTree group (see _sample_and_transform), each array
     shaped (chains, draws, ...); prior draws have one chain per thread group.
 
@@ -214,17 +223,20 @@ def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed:
     in its own thread (default on CPU: one group per core, as one program runs single-threaded
     there; 1 on GPU). Chain i always gets the same PRNG key; with init="laplace" each group
     shares the best mode of its own chains. extras=False: posterior and sample_stats only, from
-    a program that computes nothing else (see compiled_sampler).
+    a program that computes nothing else (see compiled_sampler). progress_bar: a long fit
+    (progress.is_long) prints its iterations and the time left on stderr.
     """
     groups = _chain_groups(settings.chains, threads)
     part = replace(settings, chains=settings.chains // groups)
-    sampler = compiled_sampler(spec, priors, part, data, extras=extras)
+    report = progress_bar and progress.is_long(data, settings.warmup + settings.draws, settings.chains)
+    sampler = compiled_sampler(spec, priors, part, data, extras=extras, report=report)
     keys = np.asarray(_chain_keys(seed, settings.chains)).reshape(groups, part.chains, -1)
-    if groups == 1:
-        results = [sampler(keys[0], data)]
-    else:
-        with ThreadPoolExecutor(groups) as pool:
-            results = list(pool.map(lambda k: sampler(k, data), keys))
+    with progress.reporting(settings.warmup, settings.draws) if report else nullcontext():
+        if groups == 1:
+            results = [sampler(keys[0], data)]
+        else:
+            with ThreadPoolExecutor(groups) as pool:
+                results = list(pool.map(lambda k: sampler(k, data), keys))
     return {group: {name: np.concatenate([np.asarray(r[group][name]) for r in results]) for name in results[0][group]}
             for group in results[0]}
 

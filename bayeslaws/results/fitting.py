@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from ..data import RunTable, load_runs
-from ..data.curves import curve_tables
+from ..data.curves import LR_TABLE, curve_tables
 from ..inference import diagnostics, nuts
 from ..inference.tree import to_datatree
 from ..laws import Law, get_law
@@ -44,10 +44,10 @@ def run(spec: ModelSpec, tables: Tables, *, priors: Mapping | None, settings: nu
     resolved = spec.resolve_priors(priors)
     _check_size(spec, tables, settings)
     if progress:
-        sizes = ", ".join(f"{len(t)} {'runs' if name == 'runs' else name + ' runs'}" for name, t in tables.items())
+        sizes = ", ".join(_size_text(name, table) for name, table in tables.items() if name != LR_TABLE)
         print(f"bayeslaws: NUTS, {settings.chains} chains x ({settings.warmup} warmup + {settings.draws} draws), "
               f"{_label(spec)}, {sizes} ...", file=sys.stderr, flush=True)
-    samples = nuts.sample(spec, resolved, spec.arrays(tables), settings, seed)
+    samples = nuts.sample(spec, resolved, spec.arrays(tables), settings, seed, progress_bar=progress)
     tree = to_datatree(spec, tables, samples)
     run_settings = {**settings.__dict__, "seed": seed, "response": spec.response, "priors": _priors_text(resolved)}
     result = kind(spec, tree, dict(tables), run_settings)
@@ -211,6 +211,14 @@ def _check_size(spec: ModelSpec, tables: Tables, settings: nuts.SamplerSettings)
     if n > LARGE_TABLE and settings.warmup < 1000:
         warnings.warn(f"{n} runs with warmup={settings.warmup}: tables this large need warmup >= 1000 for the "
                       "chains to meet (init='laplace' makes that warmup cheaper)", UserWarning, stacklevel=4)
+
+
+def _size_text(name: str, table: RunTable) -> str:
+    """'240 runs', '50 error runs', or '437 points of 3 runs' for curves (rows that share a run_id)."""
+    frame = table.frame
+    if name == "runs" and "run_id" in frame and frame["run_id"].duplicated().any():
+        return f"{len(frame)} points of {frame['run_id'].nunique()} runs"
+    return f"{len(frame)} {'runs' if name == 'runs' else name + ' runs'}"
 
 
 def _default_likelihood(runs: RunTable) -> str:
