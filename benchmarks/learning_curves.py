@@ -10,6 +10,7 @@
 
     python benchmarks/learning_curves.py                      # both sizes, both tasks
     python benchmarks/learning_curves.py --sizes 25M --likelihood normal
+    python benchmarks/learning_curves.py --discrepancy 0.005   # with a discrepancy in log step
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 import bayeslaws as bl
+from bayeslaws.terms.discrepancy import Discrepancy
 
 DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 PUBLISHED_PRED_E = {"25M": 0.00110, "100M": 0.00142}
@@ -82,10 +84,13 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", nargs="+", default=["25M", "100M"])
     parser.add_argument("--tasks", nargs="+", default=["published", "finish"])
     parser.add_argument("--likelihood", default=None, help="default: the curve default (ar1)")
+    parser.add_argument("--discrepancy", type=float, default=0.0,
+                        help="add a discrepancy process in log step with this prior median amplitude (0: none)")
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--draws", type=int, default=500)
     args = parser.parse_args(argv)
-    options = {"likelihood": args.likelihood, "warmup": args.warmup, "draws": args.draws, "chains": 4}
+    options = {"likelihood": args.likelihood, "warmup": args.warmup, "draws": args.draws, "chains": 4,
+               "discrepancy": Discrepancy(amplitude=args.discrepancy) if args.discrepancy else None}
     tasks = {"published": published_task, "finish": finish_task}
     rows = [tasks[t](size, options) for size in args.sizes for t in args.tasks]
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.5g}".format):

@@ -25,16 +25,15 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
 from scipy.signal import lfilter
 
 from .base import Law
+from .multipower import CONSTANT_LR_PRIORS, log_loss_after_drop
 
 ANNEALING_MOMENTUM = 0.999  # lambda: how long a decay keeps lowering the loss (about 1/(1-lambda) steps)
-SMALLEST_LOSS = 1e-6  # nats; where a draw's drop exceeds L0 + A S1^-alpha the log is taken here
 
 
 def annealing_area(lr: np.ndarray, momentum: float = ANNEALING_MOMENTUM) -> np.ndarray:
@@ -59,17 +58,14 @@ def lr_annealing_features(points: pd.DataFrame, lr_by_run: Mapping) -> dict[str,
 
 def lr_annealing_log_loss(p, x):
     """Log loss [log nats]; parameters (S, 1) broadcast against (M,) features."""
-    loss = p["L0"] + jnp.exp(p["log_A"] - p["alpha"] * x["log_area"]) - p["C"] * x["anneal"]
-    return jnp.log(jnp.maximum(loss, SMALLEST_LOSS))
+    return log_loss_after_drop(p, x["log_area"], p["C"] * x["anneal"])
 
 
 LR_ANNEALING = Law(
     name="lr_annealing",
     covariates=("step",),
     priors={
-        "L0": lambda: dist.LogNormal(1.0, 0.5),
-        "A": lambda: dist.LogNormal(jnp.log(0.5), 1.0),
-        "alpha": lambda: dist.LogNormal(jnp.log(0.5), 0.5),
+        **CONSTANT_LR_PRIORS,
         "C": lambda: dist.LogNormal(0.0, 1.5),
     },
     log_loss=lr_annealing_log_loss,

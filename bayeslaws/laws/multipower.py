@@ -103,6 +103,19 @@ def multipower_features(points: pd.DataFrame, lr_by_run: Mapping) -> dict[str, n
     return out
 
 
+CONSTANT_LR_PRIORS = {  # the constant-learning-rate power law L0 + A S^-alpha, shared with lr_annealing
+    "L0": lambda: dist.LogNormal(1.0, 0.5),
+    "A": lambda: dist.LogNormal(jnp.log(0.5), 1.0),
+    "alpha": lambda: dist.LogNormal(jnp.log(0.5), 0.5),
+}
+
+
+def log_loss_after_drop(p, log_area, drop):
+    """log(L0 + A S^-alpha - drop) [log nats], the loss floored at SMALLEST_LOSS; log_area = log S."""
+    loss = p["L0"] + jnp.exp(p["log_A"] - p["alpha"] * log_area) - drop
+    return jnp.log(jnp.maximum(loss, SMALLEST_LOSS))
+
+
 def multipower_log_loss(p, x):
     """Log loss [log nats]; parameters of shape (S, 1) broadcast against (M,) and (M, K) features."""
     def cellwise(name):
@@ -110,18 +123,14 @@ def multipower_log_loss(p, x):
 
     argument = cellwise("C") * jnp.exp(-cellwise("gamma") * x["log_lr"]) * x["area"]
     saturation = -jnp.expm1(-cellwise("beta") * jnp.log1p(argument))
-    drop = p["B"] * jnp.sum(x["decay"] * saturation, axis=-1)
-    loss = p["L0"] + jnp.exp(p["log_A"] - p["alpha"] * x["log_area"]) - drop
-    return jnp.log(jnp.maximum(loss, SMALLEST_LOSS))
+    return log_loss_after_drop(p, x["log_area"], p["B"] * jnp.sum(x["decay"] * saturation, axis=-1))
 
 
 MULTIPOWER = Law(
     name="multipower",
     covariates=("step",),
     priors={
-        "L0": lambda: dist.LogNormal(1.0, 0.5),
-        "A": lambda: dist.LogNormal(jnp.log(0.5), 1.0),
-        "alpha": lambda: dist.LogNormal(jnp.log(0.5), 0.5),
+        **CONSTANT_LR_PRIORS,
         "B": lambda: dist.LogNormal(jnp.log(400.0), 1.5),
         "C": lambda: dist.LogNormal(jnp.log(2.0), 1.0),
         "beta": lambda: dist.LogNormal(jnp.log(0.6), 0.5),

@@ -46,7 +46,8 @@ def predict_curve(fit, run=None, schedule: str | None = None, steps=None, *, ci_
     """The loss curve of one run, with bands: a fitted run (``run``: its run_id; give its
     ``schedule`` too to forecast past the steps whose learning rate the fit knows, e.g. to
     finish it), or a new run under ``schedule`` (a schedule string). steps: where to forecast
-    (default: CURVE_POINTS steps up to the schedule's end or the run's known steps). With
+    (default: CURVE_POINTS steps, evenly in log step, from the end of warmup to the schedule's end
+    or the run's known steps). With
     draws=True returns the per-draw frame (draw, run_id, step, loss, loss_pred)."""
     known = lr_by_run(fit.tables[LR_TABLE])
     fitted = run is not None and run in known
@@ -59,7 +60,7 @@ def predict_curve(fit, run=None, schedule: str | None = None, steps=None, *, ci_
         lr = parsed.lr(np.arange(max(parsed.total, len(known.get(run, ())) - 1) + 1))
     else:
         lr = known[run]
-    steps = _steps(steps, len(lr) - 1, label)
+    steps = _steps(steps, lr, label)
     points = pd.DataFrame({"run_id": label, "step": steps})
     posterior = fit.draws()
     mean = curve_log_loss_draws(fit, posterior, points, {label: lr})
@@ -100,9 +101,14 @@ def compare_schedules(fit, schedules: Mapping[str, str], at_step: int | None = N
     return pd.DataFrame(rows)
 
 
-def _steps(steps, last: int, label) -> np.ndarray:
+def _steps(steps, lr: np.ndarray, label) -> np.ndarray:
+    """The given steps, checked against the steps whose learning rate is known, or by default
+    CURVE_POINTS steps spaced evenly in log step from the first peak of the learning rate (the end
+    of warmup) to the last known step."""
+    last = len(lr) - 1
     if steps is None:
-        return np.unique(np.linspace(1, last, CURVE_POINTS).round().astype(np.int64))
+        first = max(1, int(np.argmax(lr)))
+        return np.unique(np.geomspace(first, max(first, last), CURVE_POINTS).round().astype(np.int64))
     steps = np.atleast_1d(np.asarray(steps))
     if (steps < 1).any() or (steps != np.round(steps)).any():
         raise ValueError(f"steps must be whole numbers >= 1; got {steps[(steps < 1) | (steps != np.round(steps))][:5]}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
+import pandas as pd
 
 
 def plot_fit(fit, target: Mapping[str, float] | None = None, ax=None, ci_prob: float = 0.9):
@@ -17,7 +18,6 @@ def plot_fit(fit, target: Mapping[str, float] | None = None, ax=None, ci_prob: f
     Returns the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import ScalarFormatter
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 5))
@@ -29,16 +29,23 @@ def plot_fit(fit, target: Mapping[str, float] | None = None, ax=None, ci_prob: f
         _plot_n_d_law(fit, ax, target, ci_prob)
     else:
         _plot_one_covariate_law(fit, ax, covariates[0], target, ci_prob)
+    ax.set_ylabel(f"{fit.response} [nats]" if fit.response == "loss" else fit.response)
+    _finish_log_axes(ax, f"{fit.law.name}: {fit.law.formula}\n{len(runs)} runs, bands = {ci_prob:.0%} credible intervals")
+    return fig
+
+
+def _finish_log_axes(ax, title: str, legend_size: int = 8) -> None:
+    """Log-log axes with plain-number loss ticks, a grid, the legend and the title."""
+    from matplotlib.ticker import ScalarFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_ylabel(f"{fit.response} [nats]" if fit.response == "loss" else fit.response)
-    ax.set_title(f"{fit.law.name}: {fit.law.formula}\n{len(runs)} runs, bands = {ci_prob:.0%} credible intervals")
+    ax.set_title(title)
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    return fig
+    ax.legend(fontsize=legend_size, loc="upper right")
+    ax.figure.tight_layout()
 
 
 def _x_range(low: float, high: float, target: float | None, points: int = 60) -> np.ndarray:
@@ -140,7 +147,6 @@ def plot_stack(stack, target: Mapping[str, float] | None = None, ax=None, ci_pro
     """Runs, the stacked compute-optimal frontier L*(C) with its band, each law's median frontier,
     and the stacked forecast at ``target`` (a dict of N and D). Returns the Figure."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import ScalarFormatter
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 5))
@@ -165,16 +171,9 @@ def plot_stack(stack, target: Mapping[str, float] | None = None, ax=None, ci_pro
         ax.errorbar([target_C], [median], yerr=[[median - pred[plo].iloc[0]], [pred[phi].iloc[0] - median]], fmt="D",
                     color="crimson", ms=7, capsize=4, zorder=4,
                     label=f"stacked forecast: {median:.3f} ({pred[plo].iloc[0]:.3f}-{pred[phi].iloc[0]:.3f})")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
     ax.set_xlabel("training compute C = 6ND [FLOPs]")
     ax.set_ylabel("loss [nats]")
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(ScalarFormatter())
-    ax.set_title(f"stacked forecast of {', '.join(stack.fits)} on {len(runs)} runs")
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
+    _finish_log_axes(ax, f"stacked forecast of {', '.join(stack.fits)} on {len(runs)} runs")
     return fig
 
 
@@ -187,7 +186,6 @@ def plot_curves(fit, schedules: Mapping[str, str] | None = None, observed=None, 
     Returns the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import ScalarFormatter
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 5))
@@ -209,15 +207,11 @@ def plot_curves(fit, schedules: Mapping[str, str] | None = None, observed=None, 
         if observed is not None and name in set(observed["run_id"]):
             seen = observed[observed["run_id"] == name]
             ax.plot(seen["step"], seen["loss"], ".", ms=2, color="black", alpha=0.6)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    shown = points["loss"] if observed is None else pd.concat([points["loss"], observed["loss"]])
+    ax.set_ylim(0.98 * shown.min(), 1.02 * shown.max())
     ax.set_xlabel("optimiser step")
     ax.set_ylabel("loss [nats]")
-    ax.set_title(f"{fit.law.name}: {len(points.groupby('run_id'))} fitted curves; forecasts with "
-                 f"{ci_prob:.0%} bands of a run's logged loss" + ("; black: observed, not fitted" if observed is not None else ""))
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(ScalarFormatter())
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
+    _finish_log_axes(ax, f"{fit.law.name}: {points['run_id'].nunique()} fitted curves; forecasts with {ci_prob:.0%} "
+                         "bands of a run's logged loss" + ("\nblack: observed, not fitted" if observed is not None else ""),
+                     legend_size=7)
     return fig
