@@ -92,9 +92,12 @@ def main(argv=None) -> None:
     options = {"likelihood": args.likelihood, "warmup": args.warmup, "draws": args.draws, "chains": 4,
                "discrepancy": Discrepancy(amplitude=args.discrepancy) if args.discrepancy else None}
     tasks = {"published": published_task, "finish": finish_task}
-    rows = [tasks[t](size, options) for size in args.sizes for t in args.tasks]
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.5g}".format):
-        print(pd.DataFrame(rows).to_string(index=False))
+    rows = []
+    for size in args.sizes:
+        for task in args.tasks:
+            rows.append(tasks[task](size, options))
+            with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.5g}".format):
+                print(pd.DataFrame(rows).to_string(index=False), flush=True)  # the table so far, after every fit
 
 
 if __name__ == "__main__":
