@@ -180,7 +180,8 @@ def test_denser_checkpoints_stop_adding_information():
 @pytest.fixture(scope="module")
 def simulated():
     curves = bl.simulate_curves(SMALL, log_every=64, seed=1)
-    return curves, bl.fit(curves.frame, law="multipower", seed=2, **SAMPLER)
+    # progress on, as the CLI test's fit: both use one compiled program (a long fit's reports progress)
+    return curves, bl.fit(curves.frame, law="multipower", seed=2, **{**SAMPLER, "progress": True})
 
 
 @pytest.mark.slow
@@ -296,3 +297,15 @@ def test_only_long_fits_report_progress():
     curves = {"cells": np.zeros((512, 64))}
     assert not progress.is_long(small, 2000, 4)
     assert progress.is_long(curves, 600, 4)
+
+
+@pytest.mark.slow
+def test_curve_plot_has_log_axes_units_and_bands(simulated):
+    curves, fit = simulated
+    figure = fit.plot_curves(schedules={"wsd": WSD}, observed=curves.frame.assign(run_id="wsd"))
+    ax = figure.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "optimiser step" and ax.get_ylabel() == "loss [nats]"
+    assert len(ax.collections) == 1  # the forecast's band
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "wsd (forecast)"
+    assert fit.plot() is not None

@@ -17,12 +17,7 @@ def plot_fit(fit, target: Mapping[str, float] | None = None, ax=None, ci_prob: f
 
     Returns the matplotlib Figure.
     """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7.5, 5))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (7.5, 5))
     runs = fit.runs.frame
     covariates = fit.law.covariates
     if set(covariates) == {"N", "D"}:
@@ -32,6 +27,13 @@ def plot_fit(fit, target: Mapping[str, float] | None = None, ax=None, ci_prob: f
     ax.set_ylabel(f"{fit.response} [nats]" if fit.response == "loss" else fit.response)
     _finish_log_axes(ax, f"{fit.law.name}: {fit.law.formula}\n{len(runs)} runs, bands = {ci_prob:.0%} credible intervals")
     return fig
+
+
+def _figure_and_axes(ax, figsize: tuple[float, float]):
+    """The given axes and their figure, or a new figure of that size [inches] with one axes."""
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=figsize) if ax is None else (ax.figure, ax)
 
 
 def _finish_log_axes(ax, title: str, legend_size: int = 8) -> None:
@@ -146,12 +148,7 @@ def plot_backtest(backtest, holdout: float | None = None):
 def plot_stack(stack, target: Mapping[str, float] | None = None, ax=None, ci_prob: float = 0.9):
     """Runs, the stacked compute-optimal frontier L*(C) with its band, each law's median frontier,
     and the stacked forecast at ``target`` (a dict of N and D). Returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7.5, 5))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (7.5, 5))
     runs = stack.runs.frame
     C = 6.0 * runs["N"] * runs["D"]
     ax.scatter(C, runs["loss"], s=12, color="grey", alpha=0.6, zorder=3, label="runs")
@@ -185,14 +182,11 @@ def plot_curves(fit, schedules: Mapping[str, str] | None = None, observed=None, 
 
     Returns the matplotlib Figure.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib
 
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 5))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (8, 5))
     points = fit.runs.frame
-    colours = iter(plt.get_cmap("tab10").colors * 4)
+    colours = iter(matplotlib.colormaps["tab10"].colors * 4)
     for run_id, group in points.groupby("run_id", sort=False):
         colour = next(colours)
         curve = fit.predict_curve(run_id, ci_prob=ci_prob)
