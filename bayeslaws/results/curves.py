@@ -19,6 +19,7 @@ from ..data import summarise_draws
 from ..data.runs import describe_rows, read_source
 from ..data.curves import LR_TABLE, lr_by_run
 from ..data.schedules import parse_schedule
+from .forecast import predictive_log_loss_draws
 
 DRAWS_PER_CHUNK = 256  # draws evaluated at once: (draws, points, cells) floats must fit in memory
 CURVE_POINTS = 200  # steps in a default curve
@@ -64,10 +65,11 @@ def predict_curve(fit, run=None, schedule: str | None = None, steps=None, *, ci_
     points = pd.DataFrame({"run_id": label, "step": steps})
     posterior = fit.draws()
     mean = curve_log_loss_draws(fit, posterior, points, {label: lr})
-    shift, scale = (_carried_residual(fit, run, posterior, steps) if fitted else (0.0, 1.0))
-    sigma = posterior["sigma"][:, None] * scale
-    rng = np.random.default_rng(seed)
-    predicted = mean + shift + sigma * rng.standard_normal(mean.shape)
+    if fitted and "length" in fit.spec.likelihood.priors:  # AR(1): the run's own residual carries forward
+        shift, scale = _carried_residual(fit, run, posterior, steps)
+        predicted = predictive_log_loss_draws(fit.spec.likelihood, posterior, mean + shift, seed, scale)
+    else:
+        predicted = predictive_log_loss_draws(fit.spec.likelihood, posterior, mean, seed)
     if draws:
         n = mean.shape[0]
         return pd.DataFrame({"draw": np.repeat(np.arange(n), len(steps)), "run_id": label,
@@ -131,7 +133,7 @@ def _carried_residual(fit, run, posterior: Mapping, steps: np.ndarray) -> tuple[
     residual = np.log(own["loss"].to_numpy(np.float64))[at] - curve_log_loss_draws(fit, posterior, anchor, lr)
     gap = np.abs(steps - logged[at]) / scale
     rho = np.exp(-gap[None, :] / posterior["length"][:, None])
-    return rho * residual, np.sqrt(1.0 - rho**2)
+    return rho * residual, np.sqrt(np.maximum(1.0 - rho**2, 1e-12))  # at a logged step: (almost) no noise left
 
 
 def read_forecast_targets(source) -> pd.DataFrame:

@@ -69,16 +69,21 @@ def log_loss_draws(spec: ModelSpec, draws: Mapping[str, np.ndarray], targets: pd
     return log_loss
 
 
-def predictive_distribution(likelihood: Likelihood, draws: Mapping[str, np.ndarray], log_loss: np.ndarray):
-    """The likelihood's distribution of a new run's log loss, per draw and target (S, M)."""
+def predictive_distribution(likelihood: Likelihood, draws: Mapping[str, np.ndarray], log_loss: np.ndarray,
+                            scale=1.0):
+    """The likelihood's distribution of a new run's log loss, per draw and target (S, M); scale
+    multiplies its sigma (a curve point's noise given the run's earlier residual is narrower)."""
     nuisance = {k: jnp.asarray(draws[k])[:, None] for k in likelihood.priors}
+    if "sigma" in nuisance:
+        nuisance["sigma"] = nuisance["sigma"] * jnp.asarray(scale)
     return likelihood.distribution(jnp.asarray(log_loss), nuisance)
 
 
 def predictive_log_loss_draws(likelihood: Likelihood, draws: Mapping[str, np.ndarray], log_loss: np.ndarray,
-                              seed: int) -> np.ndarray:
-    """One observation per draw and target from the likelihood: what a new run would measure."""
-    distribution = predictive_distribution(likelihood, draws, log_loss)
+                              seed: int, scale=1.0) -> np.ndarray:
+    """One observation per draw and target from the likelihood: what a new run would measure
+    (scale: see predictive_distribution)."""
+    distribution = predictive_distribution(likelihood, draws, log_loss, scale)
     return np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64)
 
 
