@@ -300,6 +300,33 @@ def test_only_long_fits_report_progress():
     assert progress.is_long(curves, 600, 4)
 
 
+def test_curve_features_are_padded_to_a_small_block_and_centred_on_real_cells():
+    from bayeslaws.model.arrays import FEATURE_BLOCK, feature_centres, pad_features
+
+    lr = {r: parse_schedule(t).lr(np.arange(4001)) for r, t in SMALL.items()}
+    points = pd.DataFrame({"run_id": np.repeat(list(SMALL), 3), "step": np.tile([500, 2500, 4000], 3)})
+    features = get_law("multipower").features(points, lr)
+    cells = features["decay"].shape[1]
+    padded = pad_features(features, 16)
+    # the cell axis grows to the next multiple of FEATURE_BLOCK only: padded cells cost a full gradient each
+    assert padded["decay"].shape == (16, cells + (-cells % FEATURE_BLOCK))
+    assert (padded["decay"][:, cells:] == 0).all() and (padded["decay"][9:] == padded["decay"][0]).all()
+    log_lr = features["log_lr"]
+    assert np.isclose(feature_centres(features, ["log_lr"])["log_lr"], log_lr[log_lr != 0].mean())
+    assert get_law("multipower").centring == {"A": ("log_area", "alpha"), "C": ("log_lr", "gamma")}
+
+
+def test_large_tables_keep_the_laplace_mass_matrix_by_default():
+    from bayeslaws.results.fitting import LARGE_TABLE, _sampler_start
+
+    assert _sampler_start(None, 500) == ("prior", True)
+    assert _sampler_start(None, LARGE_TABLE + 1) == ("laplace", False)
+    assert _sampler_start("laplace", LARGE_TABLE + 1) == ("laplace", True)
+    assert _sampler_start("laplace_fixed", 10) == ("laplace", False)
+    with pytest.raises(ValueError, match=r"init must be one of \['prior', 'laplace', 'laplace_fixed'\]; got 'map'"):
+        _sampler_start("map", 10)
+
+
 @pytest.mark.slow
 def test_curve_plot_has_log_axes_units_and_bands(simulated):
     curves, fit = simulated

@@ -28,7 +28,8 @@ class Law:
         log(scale) - coefficient * mean(log covariate) instead of log(scale), which
         removes the near-perfect correlation between a prefactor and its exponent.
         coefficient is a parameter name (an exponent), a number, or a function of the
-        params dict (e.g. ``lambda p: 2 * p["eta"]``).
+        params dict (e.g. ``lambda p: 2 * p["eta"]``). A law of whole curves names one of its
+        features instead of a covariate; its centre is the mean over the feature's nonzero entries.
     formula: the law in plain text, for documentation and plots.
     response: the run-table column the law predicts (default "loss" [nats]).
     compute_optimal: optional closed form (params, C) -> dict of N_opt, D_opt, loss_opt.

@@ -69,6 +69,7 @@ LR_ANNEALING = Law(
         "C": lambda: dist.LogNormal(0.0, 1.5),
     },
     log_loss=lr_annealing_log_loss,
+    centring={"A": ("log_area", "alpha")},  # log A - alpha mean(log S1): the prefactor at the data's centre
     formula="L(s) = L0 + A S1(s)^-alpha - C S2(s), S2 = sum of decays carried with momentum 0.999",
     features=lr_annealing_features,
 )

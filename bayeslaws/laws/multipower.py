@@ -71,12 +71,17 @@ def _cumsum_within(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
 
 def _cell_sums(changes: dict, through: np.ndarray) -> dict[str, np.ndarray]:
     """Per logged step t: sums over each cell's steps k <= t of decay, weight, weighted log lr and
-    weighted area, shape (points, cells)."""
-    n_cells = int(changes["cell"].max()) + 1 if len(changes["cell"]) else 0
-    seen = changes["step"][None, :] <= through[:, None]  # (points, steps with a change)
-    one_hot = changes["cell"][:, None] == np.arange(n_cells)[None, :]  # (steps, cells)
-    keys = ("decay", "weight", "weighted_log_lr", "weighted_area")
-    return {key: (seen * changes[key][None, :]) @ one_hot for key in keys}
+    weighted area, shape (points, cells), from cumulative sums (a cell's steps are consecutive)."""
+    cell = changes["cell"]
+    starts = np.flatnonzero(np.diff(np.concatenate([[-1], cell])))  # each cell's first step with a change
+    ends = np.append(starts[1:], len(cell))
+    seen = np.searchsorted(changes["step"], through, side="right")  # steps with a change at or before t
+    upto = np.clip(seen[:, None], starts[None, :], ends[None, :])
+    sums = {}
+    for key in ("decay", "weight", "weighted_log_lr", "weighted_area"):
+        total = np.concatenate([[0.0], np.cumsum(changes[key])])
+        sums[key] = total[upto] - total[starts][None, :]
+    return sums
 
 
 def multipower_features(points: pd.DataFrame, lr_by_run: Mapping) -> dict[str, np.ndarray]:
@@ -137,6 +142,9 @@ MULTIPOWER = Law(
         "gamma": lambda: dist.LogNormal(jnp.log(0.6), 0.5),
     },
     log_loss=multipower_log_loss,
+    # the sampler sees log A - alpha mean(log S) and log C - gamma mean(log lr): each prefactor
+    # at the data's centre, which removes its near-perfect correlation with its exponent
+    centring={"A": ("log_area", "alpha"), "C": ("log_lr", "gamma")},
     formula="L(t) = L0 + A S(t)^-alpha - B sum_k (lr_{k-1} - lr_k) (1 - (C lr_k^-gamma S_k(t) + 1)^-beta)",
     features=multipower_features,
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 SHAPE_BUCKETS = (16, 64, 256, 512, 1024, 2048, 4096)
+FEATURE_BLOCK = 16  # a curve law's second feature axis (cells) is padded to a multiple of this
 
 
 def bucket_size(n: int) -> int:
@@ -40,14 +41,25 @@ def log_columns(table, columns, size: int) -> tuple[dict, dict]:
 
 def pad_features(features: dict, size: int) -> dict:
     """A curve law's feature arrays (rows = points) as float32, rows padded to ``size`` by
-    repeating the first and any second axis padded with zeros to its bucket size (so one
-    compiled sampler serves schedules with similar numbers of cells)."""
+    repeating the first and any second axis padded with zeros to a multiple of FEATURE_BLOCK (so
+    one compiled sampler serves schedules with similar numbers of cells, while every padded cell
+    costs as much as a real one in each gradient)."""
     out = {}
     for name, values in features.items():
         values = np.asarray(values, dtype=np.float64)
         rows = np.repeat(values[:1], size, axis=0)
         rows[: len(values)] = values
         if rows.ndim == 2:
-            rows = np.pad(rows, ((0, 0), (0, bucket_size(rows.shape[1]) - rows.shape[1])))
+            rows = np.pad(rows, ((0, 0), (0, -rows.shape[1] % FEATURE_BLOCK)))
         out[name] = rows.astype(np.float32)
     return out
+
+
+def feature_centres(features: dict, names) -> dict:
+    """The mean of each named feature over its nonzero entries (zeros pad cells a point has not
+    reached), float32: the centres of a curve law's centred coordinates."""
+    centres = {}
+    for name in dict.fromkeys(names):
+        values = np.asarray(features[name], dtype=np.float64)
+        centres[name] = np.float32(values[values != 0].mean()) if (values != 0).any() else np.float32(0.0)
+    return centres

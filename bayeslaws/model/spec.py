@@ -167,7 +167,9 @@ class ModelSpec:
                 data["logx"], data["centre"] = model_arrays.log_columns(runs, self.law.covariates, size)
             else:
                 features = self.law.features(runs.frame, lr_by_run(tables[LR_TABLE]))
-                data["logx"], data["centre"] = model_arrays.pad_features(features, size), {}
+                centred_on = [covariate for covariate, _ in self.law.centring.values()]
+                data["logx"] = model_arrays.pad_features(features, size)
+                data["centre"] = model_arrays.feature_centres(features, centred_on)
             structure = self.likelihood.arrays
             data["likelihood"] = {} if structure is None else structure(runs.frame, size)
             data["mask"] = model_arrays.mask(len(runs), size)
