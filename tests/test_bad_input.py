@@ -142,7 +142,7 @@ def test_too_many_draws_for_memory_and_large_tables_say_what_to_set():
 
     spec = ModelSpec(bl.get_law("chinchilla"), get_likelihood("student_t"))
     big = {"runs": RunTable(pd.DataFrame({"N": np.ones(20_000)}))}
-    with pytest.raises(ValueError, match="GiB of per-run draws.*use fewer draws"):
+    with pytest.raises(ValueError, match="GiB of per-row draws.*use fewer draws"):
         _check_size(spec, big, SamplerSettings(chains=8, draws=20_000))
     with pytest.warns(UserWarning, match="need warmup >= 1000"):
         _check_size(spec, big, SamplerSettings(chains=2, warmup=200, draws=200))

@@ -76,7 +76,7 @@ def fit(
     dense_mass: bool = True,
     target_accept: float = 0.8,
     max_tree_depth: int = 10,
-    init: str = "prior",
+    init: str | None = None,
     penalty: str | Penalty | None = None,
     discrepancy: bool | Discrepancy = False,
     terms: Sequence[Term] = (),
@@ -99,6 +99,11 @@ def fit(
         Laplace approximation, its covariance as the first mass matrix); both then adapt the
         mass matrix in windows. "laplace" spares warmup its deep early trees: 1.7x faster on a
         2,000-run penalised sweep (benchmarks/penalised_sweep.py); see SamplerSettings.
+        "laplace_fixed" keeps the Laplace covariance as the mass matrix (warmup tunes only the
+        step size): for tables of thousands of rows, whose posteriors are near Gaussian (10,000
+        curve points: 2 minutes against over 15; benchmarks/curve_scale.py), while on tables
+        of a few runs it hits the tree-depth limit. Default: "laplace_fixed" above LARGE_TABLE
+        rows, else "prior".
     response: the column to model (default: the law's, "loss" for loss laws).
     penalty: learn from runs off their optimal hyperparameters (bayeslaws.terms.penalty): None,
         "lr,batch_size" (or "lr", "batch_size"), a preset "steplaw"/"deepseek", or a Penalty.
@@ -118,8 +123,19 @@ def fit(
     likelihood = likelihood or _default_likelihood(fitted["runs"])
     spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + extra, response or law.response)
     every = {**fitted, **{name: _table(t) for name, t in (tables or {}).items()}}
-    settings = nuts.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth, init)
+    start, adapt_mass = _sampler_start(init, len(fitted["runs"]))
+    settings = nuts.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth, start, adapt_mass)
     return run(spec, every, priors=priors, settings=settings, seed=seed, progress=progress)
+
+
+def _sampler_start(init: str | None, rows: int) -> tuple[str, bool]:
+    """bl.fit's init option as SamplerSettings' (init, adapt_mass)."""
+    init = init or ("laplace_fixed" if rows > LARGE_TABLE else "prior")
+    if init == "laplace_fixed":
+        return "laplace", False
+    if init not in nuts.INITS:
+        raise ValueError(f"init must be one of {list(nuts.INITS) + ['laplace_fixed']}; got {init!r}")
+    return init, True
 
 
 def fit_link(
@@ -195,7 +211,8 @@ def fit_joint(
     return run(spec, tables, priors=priors, settings=settings, seed=seed, progress=progress)
 
 
-LARGE_TABLE = 5000  # runs; above this, short warmups left chains apart in our checks (R-hat 3 at 200 warmup)
+LARGE_TABLE = 5000  # rows; above this, short adaptive warmups left chains apart in our checks (R-hat 3 at 200
+# warmup), and bl.fit keeps the Laplace mass matrix by default (init="laplace_fixed")
 MAX_DRAW_BYTES = 8 * 2**30  # the DataTree's per-run groups (log-likelihood, two predictives), float32
 
 
@@ -204,13 +221,14 @@ def _check_size(spec: ModelSpec, tables: Tables, settings: nuts.SamplerSettings)
     rows = sum(len(tables[site.table]) for site in spec.observed_sites())
     size = 3 * 4 * settings.chains * settings.draws * rows
     if size > MAX_DRAW_BYTES:
-        raise ValueError(f"{settings.chains} chains x {settings.draws} draws x {rows} runs would keep "
-                         f"{size / 2**30:.0f} GiB of per-run draws (log-likelihood and predictive); use fewer "
+        raise ValueError(f"{settings.chains} chains x {settings.draws} draws x {rows} rows would keep "
+                         f"{size / 2**30:.0f} GiB of per-row draws (log-likelihood and predictive); use fewer "
                          f"draws (about {MAX_DRAW_BYTES // (12 * settings.chains * rows):,} at most) or chains")
     n = len(tables["runs"])
-    if n > LARGE_TABLE and settings.warmup < 1000:
-        warnings.warn(f"{n} runs with warmup={settings.warmup}: tables this large need warmup >= 1000 for the "
-                      "chains to meet (init='laplace' makes that warmup cheaper)", UserWarning, stacklevel=4)
+    if n > LARGE_TABLE and settings.warmup < 1000 and settings.adapt_mass:
+        warnings.warn(f"{_size_text('runs', tables['runs'])} with warmup={settings.warmup}: tables this large need "
+                      "warmup >= 1000 for the chains to meet, or init='laplace_fixed' (their default: warmup then "
+                      "only tunes the step size)", UserWarning, stacklevel=4)
 
 
 def _size_text(name: str, table: RunTable) -> str:
