@@ -313,7 +313,7 @@ def test_curve_features_are_padded_to_a_small_block_and_centred_on_real_cells():
     assert (padded["decay"][:, cells:] == 0).all() and (padded["decay"][9:] == padded["decay"][0]).all()
     log_lr = features["log_lr"]
     assert np.isclose(feature_centres(features, ["log_lr"])["log_lr"], log_lr[log_lr != 0].mean())
-    assert get_law("multipower").centring == {"A": ("log_area", "alpha"), "C": ("log_lr", "gamma")}
+    assert get_law("multipower").centring == {"A": ("log_area", "alpha")}
 
 
 def test_large_tables_keep_the_laplace_mass_matrix_by_default():

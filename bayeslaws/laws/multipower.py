@@ -142,9 +142,10 @@ MULTIPOWER = Law(
         "gamma": lambda: dist.LogNormal(jnp.log(0.6), 0.5),
     },
     log_loss=multipower_log_loss,
-    # the sampler sees log A - alpha mean(log S) and log C - gamma mean(log lr): each prefactor
-    # at the data's centre, which removes its near-perfect correlation with its exponent
-    centring={"A": ("log_area", "alpha"), "C": ("log_lr", "gamma")},
+    # the sampler sees log A - alpha mean(log S), the prefactor at the data's centre. Centring C on
+    # log lr as well (log C - gamma mean(log lr)) cut the bulk ESS of beta and gamma from about 300
+    # to 46 on a 10-run fit, so C is sampled as it is.
+    centring={"A": ("log_area", "alpha")},
     formula="L(t) = L0 + A S(t)^-alpha - B sum_k (lr_{k-1} - lr_k) (1 - (C lr_k^-gamma S_k(t) + 1)^-beta)",
     features=multipower_features,
 )
