@@ -101,7 +101,7 @@ def fit(
         2,000-run penalised sweep (benchmarks/penalised_sweep.py); see SamplerSettings.
         "laplace_fixed" keeps the Laplace covariance as the mass matrix (warmup tunes only the
         step size): for tables of thousands of rows, whose posteriors are near Gaussian (10,000
-        curve points: 2 minutes against over 15; benchmarks/curve_scale.py), while on tables
+        curve points: under 3 minutes against over 15; benchmarks/curve_scale.py), while on tables
         of a few runs it hits the tree-depth limit. Default: "laplace_fixed" above LARGE_TABLE
         rows, else "prior".
     response: the column to model (default: the law's, "loss" for loss laws).
