@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 import bayeslaws as bl
+from bayeslaws.data.schedules import parse_schedule
 
 BASE = "warmup=2160,peak=3e-4"
 TRAIN = {"cosine_24000": f"cosine:{BASE},total=24000,final=3e-5", "constant_24000": f"constant:{BASE},total=24000",
@@ -46,9 +47,10 @@ def targets() -> pd.DataFrame:
     """The forecast points of the test schedules (run_id, step, schedule) and their true losses."""
     rows = []
     for run_id, text in TEST.items():
-        total = int(text.split("total=")[1].split(",")[0])
+        schedule = parse_schedule(text, run_id)
         for share in SHARES:
-            rows.append({"run_id": run_id, "step": int(round(2160 + share * (total - 2160))), "schedule": text})
+            step = int(round(schedule.warmup + share * (schedule.total - schedule.warmup)))
+            rows.append({"run_id": run_id, "step": step, "schedule": text})
     frame = pd.DataFrame(rows)
     return frame.assign(true_loss=true_losses(frame))
 

@@ -4,9 +4,9 @@ machine, and how the AR(1) curve likelihood changes intervals on real checkpoint
 1. simulated: 50 runs under 24,000-step schedules (cosine, WSD with three cooldown shapes,
    constant, step drops; three peak learning rates), about 200 logged points each (10,000
    points), drawn by bl.simulate_curves from the multi-power law at Luo et al.'s 25M constants
-   with AR(1) noise. Fit: multipower, ar1, 4 chains x (200 warmup + 500 draws),
-   bl.fit's default start for tables this large (init="laplace_fixed"). Prints wall time, R-hat, ESS and whether
-   the truth lies in each parameter's 90 % interval. Target: converged (R-hat <= 1.01) in < 3 min.
+   with AR(1) noise. Fit: multipower, ar1, 4 chains x (200 warmup + 500 draws), bl.fit's
+   default start for tables this large (init="laplace_fixed"). Prints wall time, R-hat, ESS and
+   whether the truth lies in each parameter's 90 % interval. Target: R-hat <= 1.01 in < 3 min.
 2. gpt3: the 6,506 validation checkpoints of ColPret's 8 GPT-3 runs (loss against N and tokens
    D), fitted with chinchilla as independent points (student_t, the old behaviour), on all
    checkpoints and on the checkpoints with digitised duplicates (same run, same token count)
@@ -70,21 +70,20 @@ def simulated(args) -> None:
           f"target: R-hat <= 1.01 in < 180 s", flush=True)
 
 
-def gpt3_checkpoints() -> tuple[pd.DataFrame, int]:
-    """The validation checkpoints, one row per (model, tokens): duplicates averaged."""
+def gpt3_checkpoints() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The validation checkpoints (N, D, loss), and the same with one row per (model, tokens):
+    duplicates averaged, run_id = model and step = tokens."""
     frame = bl.datasets.load("colpret", "gpt3_curves", data_home=DATA_HOME).frame
     val = frame[frame["loss_split"] == "val"]
     merged = (val.groupby(["model", "D"], as_index=False).agg(N=("N", "first"), loss=("loss", "mean"))
               .sort_values(["model", "D"], ignore_index=True))
-    return merged.assign(run_id=merged["model"], step=merged["D"]), len(val) - len(merged)
+    return val[["N", "D", "loss"]], merged.assign(run_id=merged["model"], step=merged["D"])
 
 
 def gpt3(args) -> None:
-    points, merged = gpt3_checkpoints()
-    every = bl.datasets.load("colpret", "gpt3_curves", data_home=DATA_HOME).frame
-    every = every[every["loss_split"] == "val"][["N", "D", "loss"]]
+    every, points = gpt3_checkpoints()
     print(f"gpt3: {len(every)} checkpoints of {points['run_id'].nunique()} runs; {len(points)} after averaging "
-          f"{merged} digitised duplicates (same run, same tokens)", flush=True)
+          f"{len(every) - len(points)} digitised duplicates (same run, same tokens)", flush=True)
     fits = [("student_t", "all checkpoints", every), ("student_t", "averaged", points[["N", "D", "loss"]]),
             ("ar1", "averaged", points[["run_id", "step", "N", "D", "loss"]])]
     rows = []
