@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -31,10 +32,12 @@ class Zoo:
 
 
 def true_loss(law: Law, params: dict, frame: pd.DataFrame) -> np.ndarray:
-    """Noise-free loss [nats] of the law at the frame's covariates (computed in float64 logs)."""
-    logx = {c: jnp.asarray(np.log(frame[c].to_numpy(np.float64))) for c in law.covariates}
-    p = {k: jnp.asarray(v) for k, v in params.items()}
-    return np.exp(np.asarray(law.evaluate(p, logx), dtype=np.float64))
+    """Noise-free loss [nats] of the law at the frame's covariates, computed in float64 so that
+    the same truth gives the same zoo on every CPU (float32 rounding differs between them)."""
+    with jax.enable_x64(True):
+        logx = {c: jnp.asarray(np.log(frame[c].to_numpy(np.float64))) for c in law.covariates}
+        p = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in params.items()}
+        return np.exp(np.asarray(law.evaluate(p, logx), dtype=np.float64))
 
 
 def simulate(
