@@ -85,6 +85,50 @@ def test_datatree_has_the_arviz_groups(recovery_fits):
     assert np.isfinite(loo.elpd)
 
 
+class _ShiftedE:
+    """A fit whose draws of E (irreducible loss [nats]) are moved by ``shift``: a family that is
+    worse by exactly that much at every budget."""
+
+    def __init__(self, fit, shift):
+        self.law, self.response, self._fit, self._shift = fit.law, fit.response, fit, shift
+
+    def draws(self):
+        return {**self._fit.draws(), "E": self._fit.draws()["E"] + self._shift}
+
+
+@pytest.mark.slow
+def test_prob_better_counts_every_pair_and_sees_a_worse_family(recovery_fits):
+    from bayeslaws.results.decisions import loss_draws
+
+    first, second = recovery_fits[0][1], recovery_fits[1][1]  # same truth, different zoos
+    table = bl.prob_better(first, second, C=[1e22, 1e24], names=("x", "y"))
+    a, b = loss_draws(first, C=[1e22, 1e24]), loss_draws(second, C=[1e22, 1e24])
+    brute = [(a[:, m][:, None] < b[:, m][None, :]).mean() for m in range(2)]  # all 4000 x 4000 pairs
+    np.testing.assert_allclose(table["P(x better)"], brute, atol=1e-12)
+    assert {"loss_x_median", "loss_y_q05", "difference_q95"} <= set(table.columns)
+    worse = _ShiftedE(second, 0.05)  # 0.05 nats: several times the spread of the loss at 1e22
+    assert bl.prob_better(first, worse, C=1e22)["P(A better)"].iloc[0] > 0.99
+    assert bl.prob_better(worse, first, C=1e22)["P(A better)"].iloc[0] < 0.01
+    at_size = bl.prob_better(first, second, N=1e10, D=2e11)  # the law at (N, D), not compute-optimal
+    assert at_size["loss_A_median"].iloc[0] == pytest.approx(first.predict(N=1e10, D=2e11)["loss_median"].iloc[0])
+    crossing = bl.crossing_compute(first, worse, (1e18, 1e26))
+    assert crossing["P(cross)"] < 0.05 and crossing["P(A better) at 1e+26"] > 0.95  # parallel curves
+    with pytest.raises(ValueError, match="both arguments are the same fit"):
+        bl.prob_better(first, first, C=1e22)
+
+
+def test_first_crossing_interpolates_in_log_budget():
+    from bayeslaws.results.decisions import _first_crossing
+
+    log_grid = np.log(np.array([1e20, 1e21, 1e22, 1e23]))
+    gap = np.array([[-0.3, -0.1, 0.1, 0.3],  # crosses halfway between 1e21 and 1e22
+                    [0.2, 0.1, 0.05, 0.01],  # never crosses
+                    [0.1, -0.1, 0.1, -0.1]])  # crosses three times: the first counts
+    crossing = np.exp(_first_crossing(log_grid, gap))
+    np.testing.assert_allclose(crossing[[0, 2]], [np.sqrt(1e21 * 1e22), np.sqrt(1e20 * 1e21)], rtol=1e-9)
+    assert np.isnan(crossing[1])
+
+
 @pytest.mark.slow
 def test_save_load_round_trip_is_exact(recovery_fits, tmp_path):
     result = recovery_fits[1][1]
