@@ -51,6 +51,18 @@ def test_holdout_split_refuses_a_fraction_that_holds_out_nothing(zoo):
         bl.backtest(zoo.runs, LAWS, holdout=[1.5])
 
 
+def test_an_interval_reaching_infinity_holds_the_observation():
+    """A Student-t predictive with nu near 1 overflows exp() in more than 5 % of draws; the 95 %
+    quantile then interpolated inf - inf = NaN and scored the run as a miss (seen in a backtest)."""
+    from bayeslaws.results.backtest import interval_scores
+
+    draws = np.r_[np.linspace(2.0, 3.0, 90), np.full(10, np.inf)][:, None]  # 10 % of draws infinite
+    table = bl.load_runs(pd.DataFrame({"N": [1e9], "D": [2e10], "loss": [2.5]}), required=())
+    scored = interval_scores(table, np.array([2.5]), draws, np.array([0.0]))
+    assert np.isfinite(scored["q95"]).all() and scored["q95"].iloc[0] > 1e300
+    assert scored["covered_90"].all()
+
+
 @pytest.mark.slow
 def test_backtest_scores_every_law_and_split(result, zoo):
     scores = result.scores

@@ -12,7 +12,7 @@ from .runs import (
     check_positive_columns,
     load_runs,
 )
-from .summaries import quantile_name, summarise_draws
+from .summaries import finite_quantiles, quantile_name, summarise_draws
 
 __all__ = [
     "RunTable",
@@ -21,6 +21,7 @@ __all__ = [
     "check_error_column",
     "check_has_columns",
     "check_positive_columns",
+    "finite_quantiles",
     "load_runs",
     "quantile_name",
     "summarise_draws",

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..data import RunTable, load_runs
+from ..data import RunTable, finite_quantiles, load_runs
 from ..laws import get_law
 from . import forecast
 from .checks import warn_if_extrapolation_misses
@@ -171,7 +171,7 @@ def score_runs(fit: Fit, table: RunTable | pd.DataFrame, seed: int = 0) -> pd.Da
     distribution = forecast.predictive_distribution(spec.likelihood, draws, log_loss)
     observed = table.frame[fit.response].to_numpy(dtype=np.float64)
     log_density = np.asarray(distribution.log_prob(jnp.asarray(np.log(observed))), dtype=np.float64)
-    with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 nats is inf; quantiles are unaffected
+    with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 nats is inf (see finite_quantiles)
         predictive = np.exp(np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64))
     lpd = np.logaddexp.reduce(log_density, axis=0) - np.log(len(log_density))
     return interval_scores(table, observed, predictive, lpd)
@@ -179,7 +179,7 @@ def score_runs(fit: Fit, table: RunTable | pd.DataFrame, seed: int = 0) -> pd.Da
 
 def interval_scores(table: RunTable, observed: np.ndarray, predictive: np.ndarray, lpd: np.ndarray) -> pd.DataFrame:
     """The scored-runs frame from new-run draws (S, M) of the observed values (M,) and their lpd."""
-    q05, q25, median, q75, q95 = np.quantile(predictive, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    q05, q25, median, q75, q95 = finite_quantiles(predictive, [0.05, 0.25, 0.5, 0.75, 0.95])
     frame = table.frame
     return pd.DataFrame({
         "row": frame["row"].to_numpy() if "row" in frame else np.arange(len(frame)),

@@ -135,7 +135,7 @@ class Fit:
         posterior = self.draws()
         log_loss = forecast.log_loss_draws(self.spec, posterior, targets, self.tables)
         predictive = forecast.predictive_log_loss_draws(self.spec.likelihood, posterior, log_loss, seed)
-        with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 is inf; quantiles are unaffected
+        with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 is inf (see finite_quantiles)
             per_draw = {self.response: np.exp(log_loss), f"{self.response}_pred": np.exp(predictive)}
         link = self.link
         if link is not None:
