@@ -53,6 +53,8 @@ _PUBLIC = {
     "simulate_sweep": ("bayeslaws.synthetic", "simulate_sweep"),
     "simulate_curves": ("bayeslaws.synthetic", "simulate_curves"),
     "stack": ("bayeslaws.results.stacking", "stack"),
+    "suggest_runs": ("bayeslaws.results.design", "suggest_runs"),
+    "isoflop_candidates": ("bayeslaws.results.design", "isoflop_candidates"),
     "stacking_weights": ("bayeslaws.results.comparison", "stacking_weights"),
 }
 

@@ -117,6 +117,44 @@ def test_prob_better_counts_every_pair_and_sees_a_worse_family(recovery_fits):
         bl.prob_better(first, first, C=1e22)
 
 
+def test_design_update_is_the_gaussian_posterior_variance():
+    """Linear-Gaussian check: theta ~ N(0, I), T = a theta, F = B theta, y = F + noise. Observing
+    y_1 then y_2 one at a time (the greedy batch) gives the joint Gaussian posterior of T."""
+    from bayeslaws.results.design import condition_on, variance_reduction
+
+    a, B, noise = np.array([1.0, 2.0, 0.5]), np.array([[1.0, 0.0, 0.3], [0.5, 1.0, 0.0], [0.0, 0.2, 1.0]]), 0.1
+    stacked = np.vstack([a, B])
+    covariance = stacked @ stacked.T
+    first = variance_reduction(covariance, noise)[0]
+    assert first == pytest.approx((a @ B[0]) ** 2 / (B[0] @ B[0] + noise))
+    after_two = condition_on(condition_on(covariance, 1, noise), 2, noise)[0, 0]
+    gram = B[:2] @ B[:2].T + noise * np.eye(2)
+    assert after_two == pytest.approx(a @ a - (a @ B[:2].T) @ np.linalg.solve(gram, B[:2] @ a))
+
+
+@pytest.mark.slow
+def test_suggest_runs_spends_the_budget_where_the_target_learns_most(recovery_fits):
+    fit = recovery_fits[0][1]  # 240 runs over 1e18-1e22 FLOPs
+    pool = bl.isoflop_candidates([1e20, 1e21, 1e22, 1e23], sizes_per_budget=5)
+    equal = bl.suggest_runs(fit, pool.assign(unit=1.0), target={"C": 1e24}, k=1, cost="unit")
+    assert equal["C"].iloc[0] == 1e23  # at equal cost the run nearest the target teaches it most
+    budget = 3e23
+    batch = bl.suggest_runs(fit, pool, target={"C": 1e24}, budget=budget)
+    assert batch["cumulative_cost"].iloc[-1] <= budget and len(batch) >= 2
+    np.testing.assert_allclose(batch["cost"], 6 * batch["N"] * batch["D"])
+    assert (batch["variance_reduction"] >= 0).all()
+    assert np.all(np.diff(np.r_[batch["target_sd_before"].iloc[0], batch["target_sd_after"]]) <= 0)
+    alone = bl.suggest_runs(fit, pool, target={"C": 1e24}, k=1, cost="C")  # each run by itself
+    best_single = [bl.suggest_runs(fit, pool.iloc[[i]], target={"C": 1e24}, k=1)["target_sd_after"].iloc[0]
+                   for i in range(len(pool)) if 6 * pool["N"].iloc[i] * pool["D"].iloc[i] <= budget]
+    assert batch["target_sd_after"].iloc[-1] <= min(best_single) + 1e-12  # never worse than the best single run
+    assert alone["target_sd_after"].iloc[0] < alone["target_sd_before"].iloc[0]
+    with pytest.raises(ValueError, match="budget= .* or k="):
+        bl.suggest_runs(fit, pool, target={"C": 1e24})
+    with pytest.raises(ValueError, match="missing"):
+        bl.suggest_runs(fit, pool[["N"]].assign(cost=1.0), target={"C": 1e24}, k=1, cost="cost")
+
+
 def test_first_crossing_interpolates_in_log_budget():
     from bayeslaws.results.decisions import _first_crossing
 
