@@ -54,7 +54,7 @@ _PUBLIC = {
     "simulate_curves": ("bayeslaws.synthetic", "simulate_curves"),
     "stack": ("bayeslaws.results.stacking", "stack"),
     "suggest_runs": ("bayeslaws.results.design", "suggest_runs"),
-    "isoflop_candidates": ("bayeslaws.results.design", "isoflop_candidates"),
+    "isoflop_candidates": ("bayeslaws.data", "isoflop_grid"),  # candidate runs for suggest_runs
     "stacking_weights": ("bayeslaws.results.comparison", "stacking_weights"),
 }
 

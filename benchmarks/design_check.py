@@ -35,7 +35,7 @@ def fantasy_sd(fit, runs: pd.DataFrame, candidate: pd.Series, fantasies: int, se
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             refit = bl.fit(grown, seed=seed, **SAMPLER)
-        sds.append(float(np.std(_target_log_loss(refit, TARGET))))
+        sds.append(float(np.std(_target_log_loss(refit, refit.draws(), TARGET))))
     return sds
 
 
@@ -47,7 +47,7 @@ def main() -> None:
     started = time.perf_counter()
     runs = bl.simulate(n_budgets=4, runs_per_budget=8, compute_range=(1e18, 1e20), seed=0).runs[["N", "D", "C", "loss"]]
     fit = bl.fit(runs, seed=0, **SAMPLER)
-    before = float(np.std(_target_log_loss(fit, TARGET)))
+    before = float(np.std(_target_log_loss(fit, fit.draws(), TARGET)))
     pool = bl.isoflop_candidates([1e20, 1e21], sizes_per_budget=5)
     ranked = bl.suggest_runs(fit, pool, target=TARGET, k=len(pool), cost="C")  # every candidate, greedy order
     rows = []

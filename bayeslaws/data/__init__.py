@@ -3,6 +3,7 @@
 The lowest room of the package: it imports nothing else from bayeslaws.
 """
 
+from .designs import isoflop_grid
 from .runs import (
     RunTable,
     RunTableError,
@@ -22,6 +23,7 @@ __all__ = [
     "check_has_columns",
     "check_positive_columns",
     "finite_quantiles",
+    "isoflop_grid",
     "load_runs",
     "quantile_name",
     "summarise_draws",

@@ -52,21 +52,12 @@ def suggest_runs(fit, candidates: pd.DataFrame, *, target: Mapping[str, float], 
     if budget is None and k is None:
         raise ValueError("give budget= (total cost) or k= (number of runs), or both")
     costs = _costs(candidates, cost)
-    target_draws = _target_log_loss(fit, target)
-    candidate_draws = forecast.log_loss_draws(fit.spec, fit.draws(), _candidate_targets(fit, candidates), fit.tables)
-    noise_variance = float(np.median(fit.draws()["sigma"] ** 2))
+    draws = fit.draws()
+    target_draws = _target_log_loss(fit, draws, target)
+    candidate_draws = forecast.log_loss_draws(fit.spec, draws, _candidate_targets(fit, candidates), fit.tables)
+    noise_variance = float(np.median(draws["sigma"] ** 2))
     covariance = np.cov(np.column_stack([target_draws, candidate_draws]), rowvar=False)
     return _greedy_batch(candidates, costs, covariance, noise_variance, budget, k)
-
-
-def isoflop_candidates(budgets, sizes_per_budget: int = 10, size_span: float = 1.0) -> pd.DataFrame:
-    """A candidate grid: at each budget C [FLOPs], model sizes N log-spaced over +-size_span
-    decades around D/N = 20, with D = C / (6N) tokens (the simulator's isoFLOP design)."""
-    budgets = np.atleast_1d(np.asarray(budgets, dtype=np.float64))
-    offsets = np.linspace(-size_span, size_span, sizes_per_budget)
-    C = np.repeat(budgets, sizes_per_budget)
-    N = np.sqrt(C / (COMPUTE_PER_TOKEN_PARAM * 20)) * 10 ** np.tile(offsets, len(budgets))
-    return pd.DataFrame({"N": N, "D": C / (COMPUTE_PER_TOKEN_PARAM * N), "C": C})
 
 
 def variance_reduction(covariance: np.ndarray, noise_variance: float) -> np.ndarray:
@@ -117,15 +108,15 @@ def _greedy(candidates, costs, covariance, noise_variance, budget, k, per_cost: 
     return candidates.iloc[chosen["position"]].reset_index(drop=True).join(chosen.drop(columns="position"))
 
 
-def _target_log_loss(fit, target: Mapping[str, float]) -> np.ndarray:
+def _target_log_loss(fit, draws: Mapping[str, np.ndarray], target: Mapping[str, float]) -> np.ndarray:
     """(S,) draws of the target's log loss: at (N, D), or compute-optimal at C for laws in N and D."""
     values = {k: float(v) for k, v in target.items()}
     if set(values) == {"C"} and "C" not in fit.law.covariates:
-        return np.log(forecast.compute_optimal_draws(fit.law, fit.draws(), np.array([values["C"]]))["loss_opt"][:, 0])
+        return np.log(forecast.compute_optimal_draws(fit.law, draws, np.array([values["C"]]))["loss_opt"][:, 0])
     targets = forecast.target_covariates(fit.law, terms=fit.spec.terms, **values)
     if len(targets) != 1:
         raise ValueError(f"target must be one point; got {values}")
-    return forecast.log_loss_draws(fit.spec, fit.draws(), targets, fit.tables)[:, 0]
+    return forecast.log_loss_draws(fit.spec, draws, targets, fit.tables)[:, 0]
 
 
 def _candidate_targets(fit, candidates: pd.DataFrame) -> pd.DataFrame:

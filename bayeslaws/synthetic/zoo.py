@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from ..data import isoflop_grid
 from ..laws import Law, get_law
 
 DEFAULT_TRUTH = {
@@ -60,12 +61,9 @@ def simulate(
     law = get_law(law)
     truth = dict(params or DEFAULT_TRUTH[law.name])
     rng = np.random.default_rng(seed)
-    budgets = np.geomspace(*compute_range, n_budgets)
-    offsets = np.linspace(-size_span, size_span, runs_per_budget)
-    C = np.repeat(budgets, runs_per_budget)
-    N = np.sqrt(C / (6 * 20)) * 10 ** np.tile(offsets, n_budgets)
-    frame = pd.DataFrame({"run_id": np.arange(len(C)), "N": N, "D": C / (6 * N), "C": C})
-    shocks = rng.standard_normal(len(C)) if noise_df is None else rng.standard_t(noise_df, len(C))
+    frame = isoflop_grid(np.geomspace(*compute_range, n_budgets), runs_per_budget, size_span)
+    frame.insert(0, "run_id", np.arange(len(frame)))
+    shocks = rng.standard_normal(len(frame)) if noise_df is None else rng.standard_t(noise_df, len(frame))
     frame["loss"] = true_loss(law, truth, frame) * np.exp(noise * shocks)
     design = {
         "n_budgets": n_budgets,
