@@ -52,6 +52,7 @@ _PUBLIC = {
     "simulate": ("bayeslaws.synthetic", "simulate"),
     "simulate_sweep": ("bayeslaws.synthetic", "simulate_sweep"),
     "simulate_curves": ("bayeslaws.synthetic", "simulate_curves"),
+    "simulate_families": ("bayeslaws.synthetic", "simulate_families"),
     "stack": ("bayeslaws.results.stacking", "stack"),
     "suggest_runs": ("bayeslaws.results.design", "suggest_runs"),
     "isoflop_candidates": ("bayeslaws.data", "isoflop_grid"),  # candidate runs for suggest_runs

@@ -29,15 +29,21 @@ def parameter_table(tree: xr.DataTree, names: list[str], ci_prob: float = 0.9) -
         table = az.summary(tree, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
     bounds = [c for c in table.columns if c.endswith("_lb") or c.endswith("_ub")]
     table = table.rename(columns=dict(zip(bounds, (quantile_name(lo), quantile_name(hi)))))
-    medians = {}  # by ArviZ's row label: the name, or name[i, ...] for each element of a vector site
+    medians = {}  # by ArviZ's row label: the name, or name[label, ...] for each element of a vector site
     for name in names:
-        values = tree["posterior"][name].values
+        variable = tree["posterior"][name]
+        values = variable.values
         per_element = np.median(values.reshape((-1,) + values.shape[2:]), axis=0)
-        medians.update({name if not index else f"{name}[{', '.join(map(str, index))}]": float(per_element[index])
-                        for index in np.ndindex(per_element.shape)})
+        labels = [variable[dim].values for dim in variable.dims[2:]]
+        medians.update({_label(name, index, labels): float(per_element[index]) for index in np.ndindex(per_element.shape)})
     table.insert(1, "median", pd.Series(medians))
     columns = ["mean", "median", "sd", quantile_name(lo), quantile_name(hi), "r_hat", "ess_bulk", "ess_tail"]
     return table.loc[list(medians), columns].astype(np.float64)
+
+
+def _label(name: str, index: tuple, labels: list) -> str:
+    """ArviZ's row label of one element: name[coordinate labels] (name alone for a scalar)."""
+    return name if not index else f"{name}[{', '.join(str(axis[i]) for axis, i in zip(labels, index))}]"
 
 
 def summarise(tree: xr.DataTree, names: list[str], max_tree_depth: int) -> dict:

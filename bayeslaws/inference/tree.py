@@ -27,6 +27,9 @@ def to_datatree(spec: ModelSpec, tables: Tables, samples: dict) -> xr.DataTree:
     if "prior" in samples:
         groups.update(_extras(spec, tables, samples))
         groups["prior"] = {k: samples["prior"][k] for k in names if k in samples["prior"]}
+    for term in spec.terms:
+        for variable, (dim, labels) in term.coords(tables).items():
+            dims[variable], coords[dim] = [dim], np.asarray(labels)
     groups["observed_data"] = {}
     for site in spec.observed_sites():
         n = len(tables[site.table])

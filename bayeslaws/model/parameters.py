@@ -33,7 +33,7 @@ def sample_parameters(function, priors: Mapping, centre: Mapping, fixed: Mapping
     for name, (covariate, coefficient) in function.centring.items():
         if name in fixed:
             continue
-        shift = _coefficient_value(coefficient, params) * centre[covariate]
+        shift = coefficient_value(coefficient, params) * centre[covariate]
         to_centred = [ExpTransform().inv, AffineTransform(-shift, 1.0)]
         log_centred = numpyro.sample(centred_name(name), dist.TransformedDistribution(priors[name], to_centred))
         params[f"log_{name}"] = log_centred + shift
@@ -41,7 +41,8 @@ def sample_parameters(function, priors: Mapping, centre: Mapping, fixed: Mapping
     return with_logs(params)
 
 
-def _coefficient_value(coefficient, params):
+def coefficient_value(coefficient, params):
+    """A centring coefficient's value: a parameter's (by name), a function's of the params, or a number."""
     if isinstance(coefficient, str):
         return params[coefficient]
     if callable(coefficient):

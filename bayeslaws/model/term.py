@@ -4,6 +4,8 @@ A model is a law, a likelihood and a list of terms (bayeslaws.model.spec.ModelSp
 (bayeslaws.model.build) knows no term by name: it asks each term, through the methods below, what
 it adds. A term may
 
+- change the law's parameters: ``parameters`` takes the law's sampled parameters and returns
+  their values at each run (a hierarchy gives each family its own);
 - change the law's location: ``location`` takes the law's log loss at the runs and returns the
   new one (a hyperparameter penalty, a known offset, a discrepancy process), sampling its own
   parameters as NumPyro sites;
@@ -83,6 +85,15 @@ class Term:
 
     def observed_sites(self) -> tuple[ObservedSite, ...]:
         return ()
+
+    def parameters(self, params: dict, priors: Mapping, arrays: dict, data: dict) -> dict:
+        """The law's parameters at the fitted runs (scalars, or arrays over the padded runs);
+        NumPyro sites may be sampled here. ``data["centre"]`` holds the law's centres."""
+        return params
+
+    def coords(self, tables: Tables) -> dict[str, tuple[str, np.ndarray]]:
+        """Reported vector variables -> (their DataTree dimension, its labels), e.g. per family."""
+        return {}
 
     def location(self, log_loss, priors: Mapping, arrays: dict, data: dict):
         """The new log-loss location at the fitted runs (NumPyro sites may be sampled here)."""

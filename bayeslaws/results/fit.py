@@ -20,6 +20,7 @@ from . import curves, forecast, storage
 from .checks import warn_if_extrapolation_misses
 
 INPUT_UNITS = {"loss": "nats", "C": "FLOPs"}
+NEW_FAMILY = "(new)"  # the family label of a population forecast in predict(family=[..., None])
 
 
 @dataclass
@@ -94,6 +95,28 @@ class Fit:
         size = len(next(iter(draws.values())))
         return {**draws, **{name: np.full(size, value) for name, value in self.spec.fixed().items()}}
 
+    @property
+    def hierarchy(self):
+        """The families term (bayeslaws.terms.hierarchy) of a fit with groups=, or None."""
+        return self.spec.term("hierarchy")
+
+    @property
+    def families(self) -> list[str]:
+        """The fitted families' labels (a fit with groups=), in order of first appearance."""
+        if self.hierarchy is None:
+            return []
+        return list(self.hierarchy.levels(self.tables))
+
+    def law_draws(self, family: str | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+        """Posterior draws (as draws()) with the law's parameters those of one family: for a fit
+        with groups=, a fitted family's own, or for family=None a family not yet trained (one
+        population draw per posterior draw). Without groups, family must be None."""
+        if self.hierarchy is None:
+            if family is not None:
+                raise ValueError(f"family={family!r}: this fit has no families; fit with groups='<column>'")
+            return self.draws()
+        return self.hierarchy.bind(self.tables).law_draws(self.draws(), family, seed)
+
     def summary(self, ci_prob: float = 0.9) -> pd.DataFrame:
         """Posterior table: mean, median, sd, equal-tailed interval, R-hat, bulk and tail ESS.
         A fit from a backtest (Backtest.fit_all, bl.stack) warns (ExtrapolationWarning) when the
@@ -104,7 +127,8 @@ class Fit:
 
     # ------------------------------------------------------------ forecasts
 
-    def predict(self, *, ci_prob: float = 0.9, seed: int = 0, draws: bool = False, **covariates) -> pd.DataFrame:
+    def predict(self, *, ci_prob: float = 0.9, seed: int = 0, draws: bool = False, family=None,
+                **covariates) -> pd.DataFrame:
         """Loss forecast [nats] at targets given as covariates (scalars or arrays), e.g.
         ``predict(N=7e10, D=1.4e12)``; C = 6ND if the law needs C.
 
@@ -117,10 +141,17 @@ class Fit:
         ``batch_size=`` [tokens] are given; then it includes that setting's penalty.
         draws=True: one row per posterior draw and target instead (columns draw, the targets,
         <response>, <response>_pred and, with a link, <metric>, <metric>_pred).
+        family: for a fit with groups=, the family to forecast (a label, or a list of them: rows
+        per family, with a column named after the groups column); None: a family not yet trained.
         """
         if not isinstance(draws, bool):
             raise ValueError(f"draws must be True or False (per-draw rows or a summary); got {draws!r}")
-        targets, per_draw = self.forecast_draws(seed=seed, **covariates)
+        if isinstance(family, (list, tuple, np.ndarray)):
+            column = self.hierarchy.column if self.hierarchy is not None else "family"
+            frames = [self.predict(ci_prob=ci_prob, seed=seed, draws=draws, family=f, **covariates) for f in family]
+            labels = [NEW_FAMILY if name is None else str(name) for name in family]
+            return pd.concat([f.assign(**{column: label}) for f, label in zip(frames, labels)], ignore_index=True)
+        targets, per_draw = self.forecast_draws(seed=seed, family=family, **covariates)
         if draws:
             return forecast.long_table(targets, per_draw)
         out = targets
@@ -128,11 +159,11 @@ class Fit:
             out = out.assign(**forecast.summary_columns(name, per_draw[name], per_draw[f"{name}_pred"], ci_prob))
         return out
 
-    def forecast_draws(self, *, seed: int = 0, **covariates) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    def forecast_draws(self, *, seed: int = 0, family=None, **covariates) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
         """(targets, per_draw) behind predict: the targets' frame and name -> (S, M) arrays of
         <response> (mean function), <response>_pred (a new run) and, with a link, <metric>(_pred)."""
         targets = forecast.target_covariates(self.law, terms=self.spec.terms, **covariates)
-        posterior = self.draws()
+        posterior = self.law_draws(family, seed)
         log_loss = forecast.log_loss_draws(self.spec, posterior, targets, self.tables)
         predictive = forecast.predictive_log_loss_draws(self.spec.likelihood, posterior, log_loss, seed)
         with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 is inf (see finite_quantiles)
@@ -162,25 +193,26 @@ class Fit:
             raise ValueError(f"{method} needs a fit of a law of whole training curves (e.g. law='multipower'); "
                              f"this fit's law is {getattr(self.law, 'name', None)!r}")
 
-    def compute_optimal(self, C, ci_prob: float = 0.9) -> pd.DataFrame:
+    def compute_optimal(self, C, ci_prob: float = 0.9, family=None) -> pd.DataFrame:
         """Compute-optimal N_opt [parameters], D_opt [tokens], loss_opt [nats] and tokens per
-        parameter at budgets C [FLOPs], C = 6ND, with posterior medians and intervals."""
+        parameter at budgets C [FLOPs], C = 6ND, with posterior medians and intervals (of one
+        family for a fit with groups=: see predict)."""
         C = np.atleast_1d(np.asarray(C, dtype=np.float64))
-        per_draw = forecast.compute_optimal_draws(self.law, self.draws(), C)
+        per_draw = forecast.compute_optimal_draws(self.law, self.law_draws(family), C)
         per_draw["tokens_per_parameter"] = per_draw["D_opt"] / per_draw["N_opt"]
         out = pd.DataFrame({"C": C})
         for name, samples in per_draw.items():
             out = out.assign(**summarise_draws(samples, name, ci_prob))
         return out
 
-    def optimal_hyperparameters(self, *, N, D, ci_prob: float = 0.9, draws: bool = False) -> pd.DataFrame:
+    def optimal_hyperparameters(self, *, N, D, ci_prob: float = 0.9, draws: bool = False, family=None) -> pd.DataFrame:
         """Optimal learning rate (column prefix ``lr``) and batch size (``batch_size`` [tokens])
         at targets N [parameters], D [tokens] (scalars or arrays): mean, median and the ci_prob
         interval per target, or with ``draws=True`` one row per posterior draw and target
         (columns draw, N, D, lr, batch_size)."""
         penalty = self._require_penalty("optimal_hyperparameters")
         targets = forecast.target_covariates(self.law, terms=self.spec.terms, N=N, D=D)[["N", "D"]]
-        optima = optimum_draws(penalty, self.draws(), targets)
+        optima = optimum_draws(penalty, self.law_draws(family), targets)
         if draws:
             return forecast.long_table(targets, optima)
         out = targets.copy()
@@ -188,13 +220,13 @@ class Fit:
             out = out.assign(**summarise_draws(values, name, ci_prob))
         return out
 
-    def regret(self, *, N, D, lr=None, batch_size=None, ci_prob: float = 0.9) -> pd.DataFrame:
+    def regret(self, *, N, D, lr=None, batch_size=None, ci_prob: float = 0.9, family=None) -> pd.DataFrame:
         """Loss cost [nats] of training at (lr, batch_size [tokens]) instead of the optimum, at
         targets N, D: per draw, L(setting) - L(optimum) >= 0; mean, median and ci_prob interval.
         A setting left as None is taken at its optimum."""
         penalty = self._require_penalty("regret")
         targets = forecast.target_covariates(self.law, terms=self.spec.terms, N=N, D=D, lr=lr, batch_size=batch_size)
-        draws = self.draws()
+        draws = self.law_draws(family)
         log_loss = forecast.law_log_loss_draws(self.law, draws, targets)
         cost = penalised_loss(penalty, log_loss, penalty_draws(penalty, draws, targets)) - np.exp(log_loss)
         return targets.assign(**summarise_draws(cost, "regret", ci_prob))
@@ -205,6 +237,20 @@ class Fit:
         return self.penalty
 
     # ------------------------------------------------------------ comparison, plots, storage
+
+    def prob_better(self, a, b, *, ci_prob: float = 0.9, **at) -> pd.DataFrame:
+        """P(family a's loss < family b's) at targets ``C=`` [FLOPs] (compute-optimal losses) or
+        ``N=, D=``, for a fit with groups= (bayeslaws.results.decisions.prob_better_families)."""
+        from .decisions import prob_better_families
+
+        return prob_better_families(self, a, b, ci_prob=ci_prob, **at)
+
+    def crossing_compute(self, a, b, C_range, *, ci_prob: float = 0.9) -> dict:
+        """Where families a's and b's compute-optimal loss curves cross inside C_range [FLOPs]:
+        P(cross), the crossing's median and interval (bayeslaws.results.decisions)."""
+        from .decisions import crossing_families
+
+        return crossing_families(self, a, b, C_range, ci_prob=ci_prob)
 
     def with_link(self, link_fit: LinkFit) -> Fit:
         """This fit with a link on the loss attached (from bl.fit_link): predict then also
@@ -220,13 +266,16 @@ class Fit:
 
         return az.loo(self.tree, var_name=self.spec.observed_sites()[0].variable)
 
-    def plot(self, target: Mapping[str, float] | None = None, ax=None):
+    def plot(self, target: Mapping[str, float] | None = None, ax=None, family=None):
         """Runs, fitted law with 90% bands and the extrapolation to ``target`` (dict of N, D). For a
-        law of whole curves: the fitted curves (see plot_curves)."""
-        from .plots import plot_curves, plot_fit
+        law of whole curves: the fitted curves (see plot_curves). For a fit with groups=: one
+        colour per family (``family``: the labels to draw, default all; see plots.plot_families)."""
+        from .plots import plot_curves, plot_families, plot_fit
 
         if self.law is not None and self.law.features is not None:
             return plot_curves(self, ax=ax)
+        if self.hierarchy is not None:
+            return plot_families(self, None if family is None else np.atleast_1d(family).tolist(), target, ax)
         return plot_fit(self, target=target, ax=ax)
 
     def plot_curves(self, schedules: Mapping[str, str] | None = None, observed=None, ax=None):
@@ -311,7 +360,7 @@ def error_draws(loss_fit: Fit, link_fit: LinkFit, targets: Mapping[str, np.ndarr
     """Per-draw loss [nats] and error at targets (the law's covariates, e.g. {"N": ..., "D": ...}):
     "loss", "loss_pred", <metric>, <metric>_pred, each (S, M). Draws paired as in paired_link_draws."""
     frame = forecast.target_covariates(loss_fit.law, terms=loss_fit.spec.terms, **targets)
-    draws = loss_fit.draws()
+    draws = loss_fit.law_draws()
     log_loss = forecast.log_loss_draws(loss_fit.spec, draws, frame, loss_fit.tables)
     loss = np.exp(log_loss)
     loss_pred = np.exp(forecast.predictive_log_loss_draws(loss_fit.spec.likelihood, draws, log_loss, seed))

@@ -31,6 +31,7 @@ from ..model import ModelSpec, Term, get_likelihood
 from ..model.spec import prior_text
 from ..model.term import Tables
 from ..terms.discrepancy import Discrepancy
+from ..terms.hierarchy import Hierarchy
 from ..terms.link import JOINT_TABLE, error_runs, make_link_term
 from ..terms.penalty import Penalty, get_penalty
 from .fit import Fit, LinkFit
@@ -79,6 +80,9 @@ def fit(
     init: str | None = None,
     penalty: str | Penalty | None = None,
     discrepancy: bool | Discrepancy = False,
+    groups: str | None = None,
+    hierarchical: Sequence[str] | None = None,
+    correlated: bool = False,
     terms: Sequence[Term] = (),
     tables: Mapping[str, RunTable | pd.DataFrame] | None = None,
     progress: bool = True,
@@ -111,6 +115,11 @@ def fit(
         penalty's parameters go in ``priors`` too.
     discrepancy: True (or a Discrepancy) adds a model-discrepancy process on log C to the law
         (bayeslaws.terms.discrepancy): intervals then widen away from the runs.
+    groups: a column naming each run's family (architecture, data mix, optimiser): each family
+        gets its own law parameters from a population distribution (bayeslaws.terms.hierarchy);
+        forecasts then take ``family=``. hierarchical: the parameters that vary by family
+        (default: all but the irreducible loss E); correlated: an LKJ prior on how their family
+        offsets correlate. Without groups, one pooled fit; bl.fit_many per family: independent fits.
     terms: further model terms (bayeslaws.model.Term), e.g. your own; ``tables`` gives run tables
         of their own by name.
     Warns with a ConvergenceWarning and advice when R-hat, ESS, divergences or tree depth say so.
@@ -119,6 +128,10 @@ def fit(
     penalty = get_penalty(penalty)
     discrepancy = Discrepancy() if discrepancy is True else discrepancy
     extra = ((penalty,) if penalty else ()) + ((discrepancy,) if discrepancy else ())
+    if groups is not None:
+        extra += (Hierarchy(groups, hierarchical, correlated),)
+    elif hierarchical is not None or correlated:
+        raise ValueError("hierarchical= and correlated= describe families: give groups='<column>' too")
     fitted = curve_tables(runs, drop_early=drop_early) if law.features is not None else {"runs": _table(runs)}
     likelihood = likelihood or _default_likelihood(fitted["runs"])
     spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + extra, response or law.response)

@@ -29,6 +29,48 @@ def plot_fit(fit, target: Mapping[str, float] | None = None, ax=None, ci_prob: f
     return fig
 
 
+def plot_families(fit, families=None, target: Mapping[str, float] | None = None, ax=None, ci_prob: float = 0.9):
+    """A fit with groups=: each family's runs and its forecast in its own colour (for laws in N
+    and D the compute-optimal loss L*(C), else the law along its covariate), with ci_prob bands,
+    and a family not yet trained (the population predictive) in grey. families: the labels to
+    draw (default: all). Returns the matplotlib Figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = _figure_and_axes(ax, (7.5, 5))
+    runs, column = fit.runs.frame, fit.hierarchy.column
+    in_n_d = set(fit.law.covariates) == {"N", "D"}
+    x_name = "C" if in_n_d else fit.law.covariates[0]
+    x_runs = 6.0 * runs["N"] * runs["D"] if in_n_d else runs[x_name]
+    target_x = (6.0 * target["N"] * target["D"] if in_n_d else target[x_name]) if target else None
+    grid = _x_range(x_runs.min(), x_runs.max(), target_x)
+    chosen = fit.families if families is None else [str(f) for f in families]
+    colours = plt.get_cmap("tab10" if len(chosen) <= 10 else "tab20")
+    for i, family in enumerate(chosen + [None]):
+        colour = colours(i % colours.N) if family is not None else "grey"
+        band = _family_band(fit, family, grid, in_n_d, x_name, ci_prob)
+        lo, hi = _interval_columns(band, band.columns[-1].rsplit("_q", 1)[0])
+        name = "new family (population)" if family is None else family
+        ax.plot(grid, band.filter(like="_median").iloc[:, 0], color=colour, lw=1.3, ls="--" if family is None else "-")
+        ax.fill_between(grid, band[lo], band[hi], color=colour, alpha=0.12 if family is not None else 0.08,
+                        label=f"{name}")
+        if family is not None:
+            mine = runs[column].astype(str) == family
+            ax.scatter(x_runs[mine], runs.loc[mine, fit.response], color=colour, s=14, zorder=3)
+    unit = {"N": "parameters", "D": "tokens", "C": "FLOPs"}.get(x_name, "")
+    ax.set_xlabel("training compute C = 6ND [FLOPs]" if in_n_d else f"{x_name} [{unit}]")
+    ax.set_ylabel(f"{fit.response} [nats]" if fit.response == "loss" else fit.response)
+    what = "compute-optimal loss L*(C)" if in_n_d else "law"
+    _finish_log_axes(ax, f"{fit.law.name} by {column}: {what} per family (dots: runs)\n"
+                         f"bands = {ci_prob:.0%} credible intervals; grey dashed: a family not yet trained", 7)
+    return fig
+
+
+def _family_band(fit, family, grid, in_n_d, x_name, ci_prob) -> pd.DataFrame:
+    if in_n_d:
+        return fit.compute_optimal(grid, ci_prob=ci_prob, family=family).filter(regex="^loss_opt_(median|q)")
+    return fit.predict(**{x_name: grid}, ci_prob=ci_prob, family=family).filter(regex=f"^{fit.response}_(median|q)")
+
+
 def _figure_and_axes(ax, figsize: tuple[float, float]):
     """The given axes and their figure, or a new figure of that size [inches] with one axes."""
     import matplotlib.pyplot as plt

@@ -3,6 +3,7 @@ file here and one line in TERMS, which saved fits use to rebuild their terms by 
 
 from ..model.term import Term
 from .discrepancy import Discrepancy
+from .hierarchy import Hierarchy
 from .link import LinkTerm
 from .penalty import Penalty, get_penalty
 
@@ -15,7 +16,7 @@ def register(*classes: type[Term]) -> None:
         TERMS[cls.kind] = cls
 
 
-register(Penalty, LinkTerm, Discrepancy)
+register(Penalty, LinkTerm, Discrepancy, Hierarchy)
 
 
 def term_from_dict(settings: dict) -> Term:
@@ -28,4 +29,4 @@ def term_from_dict(settings: dict) -> Term:
     return TERMS[kind].from_dict(settings)
 
 
-__all__ = ["Discrepancy", "LinkTerm", "Penalty", "TERMS", "Term", "get_penalty", "register", "term_from_dict"]
+__all__ = ["Discrepancy", "Hierarchy", "LinkTerm", "Penalty", "TERMS", "Term", "get_penalty", "register", "term_from_dict"]
