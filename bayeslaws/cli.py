@@ -64,9 +64,29 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--metric", help="error column for the link (e.g. err_avg17), 1 - accuracy in [0, 1]")
     fit.add_argument("--link-csv", help="CSV of runs (loss and metric) to fit the link on; default: the "
                                         "rows of CSV that have the metric")
+    fit.add_argument("--groups", help="column naming each run's family: per-family parameters from a population "
+                                      "(the JSON gains a block per family)")
+    fit.add_argument("--hierarchical", type=_names, help="with --groups: the parameters that vary by family "
+                                                          "(default: all but E), e.g. A,alpha")
     _sampler_options(fit)
     fit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     fit.set_defaults(command=_fit_command)
+
+    families = sub.add_parser("compare-families", help="fit runs of several families together and ask which "
+                                                       "family's loss is lower at a target")
+    families.add_argument("csv", help="CSV file of runs with a family column")
+    families.add_argument("--law", default="chinchilla", help="law name (see `bayeslaws laws`)")
+    families.add_argument("--groups", default="family", help="the family column (default: family)")
+    families.add_argument("--hierarchical", type=_names, help="parameters that vary by family (default: all but E)")
+    families.add_argument("--a", required=True, help="first family's label")
+    families.add_argument("--b", required=True, help="second family's label")
+    families.add_argument("--at", type=_pairs_of_numbers, action="append", required=True,
+                          help="target: C=1e23 (compute-optimal loss) or N=7e10,D=1.4e12 (repeatable)")
+    families.add_argument("--columns", type=_pairs_of_names, default={},
+                          help="map canonical to CSV columns, e.g. N=params,D=tokens,loss=val_loss")
+    _sampler_options(families)
+    families.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    families.set_defaults(command=_compare_families_command)
 
     for name, help_text in (("backtest", "refit laws without the largest runs and score their forecasts of them"),
                             ("compare", "backtest laws, add PSIS-LOO on all runs and the stacking weights")):
@@ -150,10 +170,12 @@ def _fit_command(args) -> int:
     _check_settings_and_targets(args)
     if bl.get_law(args.law).features is not None:
         return _curve_fit_command(args)
+    if args.hierarchical and not args.groups:
+        raise ValueError("--hierarchical needs --groups (the family column)")
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     link_runs = _link_runs(args, runs)
-    result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws,
-                    warmup=args.warmup, seed=args.seed, penalty=args.penalty, progress=True)
+    result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
+                    penalty=args.penalty, groups=args.groups, hierarchical=args.hierarchical, progress=True)
     if link_runs is not None:
         result = result.with_link(bl.fit_link(link_runs, args.link, args.metric, chains=args.chains,
                                               draws=args.draws, warmup=args.warmup, seed=args.seed))
@@ -268,7 +290,23 @@ def fit_report(result, targets: list[dict[str, float]]) -> dict:
     }
     if result.penalty is not None:
         report["optimal"] = [_optimal_report(result, target) for target in targets]
+    if result.hierarchy is not None:
+        report["families"] = _family_report(result, summary, targets)
     return report
+
+
+def _family_report(result, summary, targets) -> dict:
+    """Per family: {"parameters": the law's parameters as that family's (name -> interval), "predictions"};
+    the top-level predictions are a family not yet trained (the population predictive)."""
+    term, keys = result.hierarchy, ("median", "q05", "q95")
+    out = {}
+    for family in result.families:
+        parameters = {p: {k: float(summary.loc[f"{term.value_name(p)}[{family}]", k]) for k in keys} for p in term.varying}
+        shared = {p: {k: float(summary.loc[p, k]) for k in keys} for p in result.law.param_names if p not in term.varying}
+        predictions = [{**target, result.response: {k: float(row[f"{result.response}_{k}"]) for k in keys}}
+                       for target in targets for row in [result.predict(family=family, **target).iloc[0]]]
+        out[family] = {"parameters": {**parameters, **shared}, "predictions": predictions}
+    return out
 
 
 def _run_count(result) -> int:
@@ -338,6 +376,51 @@ def _backtest_command(args) -> int:
     for prediction in report.get("stacked", {}).get("predictions", []):
         print("stacked forecast:", prediction)
     return 0
+
+
+def _compare_families_command(args) -> int:
+    """bayeslaws compare-families: one fit with --groups, then P(a better) and both families' loss
+    intervals at each --at target, and P(the curves cross) over the targets' budgets when they are C."""
+    import bayeslaws as bl
+    from bayeslaws.inference.nuts import SamplerSettings
+
+    SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
+    runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
+    if args.groups not in runs.frame:
+        raise ValueError(f"--groups {args.groups}: the CSV has no column '{args.groups}' (columns: {list(runs.frame)})")
+    labels = set(runs.frame[args.groups].astype(str))
+    unknown = [name for name in (args.a, args.b) if name not in labels]
+    if unknown:
+        raise ValueError(f"no family {unknown} in column '{args.groups}'; its families: {sorted(labels)}")
+    result = bl.fit(runs, law=args.law, groups=args.groups, hierarchical=args.hierarchical, chains=args.chains,
+                    draws=args.draws, warmup=args.warmup, seed=args.seed, progress=True)
+    rows = []
+    for target in args.at:
+        row = result.prob_better(args.a, args.b, **target).iloc[0]
+        rows.append({**target, f"P({args.a} better)": float(row[f"P({args.a} better)"]),
+                     **_intervals(row, (f"loss_{args.a}", f"loss_{args.b}", "difference"))})
+    report = {"law": result.law.name, "groups": args.groups, "a": args.a, "b": args.b, "families": result.families,
+              "decisions": rows,
+              "diagnostics": {k: result.diagnostics[k] for k in ("divergences", "max_r_hat", "min_ess_bulk")}}
+    budgets = sorted(t["C"] for t in args.at if set(t) == {"C"})
+    if len(budgets) >= 2 and budgets[0] < budgets[-1]:
+        report["crossing"] = result.crossing_compute(args.a, args.b, (budgets[0], budgets[-1]))
+    if args.json:
+        print(json.dumps(_finite(report), allow_nan=False))
+        return 0
+    print(f"{args.a} vs {args.b} ({result.law.name} by {args.groups}; families {', '.join(result.families)}):")
+    for row in rows:
+        print(_series_text(row))
+    if "crossing" in report:
+        print("crossing:", report["crossing"])
+    print("diagnostics:", report["diagnostics"])
+    return 0
+
+
+def _series_text(row: dict) -> str:
+    import pandas as pd
+
+    return pd.Series(row).to_string()
 
 
 def _records(frame) -> list[dict]:

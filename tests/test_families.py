@@ -143,3 +143,29 @@ def test_errors_name_the_problem(fitted):
     with pytest.raises(ValueError, match="two different families"):
         fit.prob_better("f1", "f1", C=1e21)
     assert len(runs.columns) == 6 and runs["family"].notna().all()  # the user's frame is untouched
+
+
+@pytest.mark.slow
+def test_cli_fit_with_groups_and_compare_families(fitted, tmp_path, capsys):
+    import json
+
+    from bayeslaws.cli import main
+
+    zoo, _ = fitted
+    csv = tmp_path / "families.csv"
+    zoo.runs.to_csv(csv, index=False)
+    quick = ["--chains", "2", "--warmup", "300", "--draws", "200", "--json"]
+    assert main(["fit", str(csv), "--groups", "family", "--predict", "N=1e9,D=2e10", *quick]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["families"]) == ["f0", "f1", "f2", "f3"]
+    new = report["predictions"][0]["loss"]
+    for family, block in report["families"].items():
+        assert set(block["parameters"]) == {"A", "B", "E", "alpha", "beta"}
+        own = block["predictions"][0]["loss"]
+        assert own["q95"] - own["q05"] < new["q95"] - new["q05"], family
+    assert main(["compare-families", str(csv), "--a", "f0", "--b", "f3", "--at", "C=1e20", "--at", "C=1e22", *quick]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert [row["C"] for row in decision["decisions"]] == [1e20, 1e22]
+    assert 0 <= decision["decisions"][0]["P(f0 better)"] <= 1 and "P(cross)" in decision["crossing"]
+    assert main(["compare-families", str(csv), "--a", "f0", "--b", "f7", "--at", "C=1e22", *quick]) == 2
+    assert "no family ['f7'] in column 'family'" in capsys.readouterr().err

@@ -13,7 +13,7 @@ ZOOS = [bl.simulate(seed=s).runs for s in range(4)]
 
 @pytest.fixture(scope="module")
 def many():
-    return bl.fit_many(ZOOS, seed=10)
+    return bl.fit_many({f"zoo{s}": runs for s, runs in enumerate(ZOOS)}, seed=10)
 
 
 def test_fit_many_converges_and_recovers(many):
@@ -27,6 +27,23 @@ def test_fit_many_converges_and_recovers(many):
     inside = [row.q05 <= truth[row.parameter] <= row.q95 for row in summary.itertuples() if row.parameter in truth]
     assert np.mean(inside) >= 0.7
     assert many.draws["alpha"].shape == (4, 4, 500)
+    assert list(table.index) == many.names == ["zoo0", "zoo1", "zoo2", "zoo3"]
+    assert list(summary["fit"].unique()) == many.names
+
+
+def test_fit_many_is_indexed_by_name_and_predicts(many):
+    np.testing.assert_array_equal(many["zoo2"]["alpha"], many.flat_draws(2)["alpha"])
+    with pytest.raises(KeyError, match="no fit named 'zoo9'"):
+        many["zoo9"]
+    text = repr(many)
+    assert text.startswith("ManyFits(law 'chinchilla'") and "zoo0, zoo1, zoo2, zoo3" in text and len(text) < 300
+    forecast = many.predict(N=[1e9, 7e10], D=[2e10, 1.4e12])
+    assert list(forecast["fit"]) == ["zoo0", "zoo0", "zoo1", "zoo1", "zoo2", "zoo2", "zoo3", "zoo3"]
+    truth = bl.simulate(seed=0).truth
+    true = truth["E"] + truth["A"] * 7e10 ** -truth["alpha"] + truth["B"] * 1.4e12 ** -truth["beta"]
+    big = forecast[forecast["N"] == 7e10]
+    assert ((big["loss_q05"] <= true) & (true <= big["loss_q95"])).mean() >= 0.75
+    assert (big["loss_pred_q95"] - big["loss_pred_q05"] > big["loss_q95"] - big["loss_q05"]).all()
 
 
 def test_fit_many_matches_single_fits_in_distribution(many):
@@ -43,6 +60,7 @@ def test_dask_executor_gives_the_same_draws(many):
         spread = bl.fit_many(ZOOS, seed=10, executor=client.get_executor(), chunk_size=2)
     for name in many.draws:
         np.testing.assert_array_equal(spread.draws[name], many.draws[name])
+    assert spread.names == ["0", "1", "2", "3"]
 
 
 def test_sbc_coverage_is_near_nominal():

@@ -133,7 +133,8 @@ def check_enough_runs(table: RunTable, n_parameters: int, law_name: str) -> None
     if len(table) < n_parameters:
         raise RunTableError(
             f"law '{law_name}' has {n_parameters} parameters but the table has only "
-            f"{len(table)} runs; add runs or choose a law with fewer parameters"
+            f"{len(table)} runs; add runs, choose a law with fewer parameters, or fit these runs together with "
+            "other families' (bl.fit(..., groups='family')), which lends them the population's parameters"
         )
 
 

@@ -24,16 +24,17 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..data import RunTable, load_runs
+from ..data import RunTable, load_runs, summarise_draws
 from ..laws import Law, get_law
 from ..model import ModelSpec, bucket_size, get_likelihood
+from ..model.draws import law_log_loss_draws, predictive_log_loss_draws, target_covariates
 from . import diagnostics, nuts
 
 # A short schedule: the Laplace start and fixed mass matrix leave warmup only the step size to
@@ -45,7 +46,9 @@ RETRY_SEED_OFFSET = 1_000_003  # the fast path's second try: a seed no other fit
 
 @dataclass
 class ManyFits:
-    """Posteriors of many fits: draws[name] is (fits, chains, draws); per-fit diagnostics."""
+    """Posteriors of many fits: draws[name] is (fits, chains, draws); per-fit diagnostics.
+    names: each fit's name (the keys of the mapping given to fit_many, else "0", "1", ...);
+    ``many[name]`` is that fit's draws (as Fit.draws())."""
 
     law: Law
     likelihood: str
@@ -53,9 +56,49 @@ class ManyFits:
     draws: dict[str, np.ndarray]
     stats: dict[str, np.ndarray]
     settings: dict
+    names: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.names = [str(n) for n in self.names] or [str(i) for i in range(len(self.tables))]
 
     def __len__(self) -> int:
         return len(self.tables)
+
+    def __getitem__(self, name) -> dict[str, np.ndarray]:
+        return self.flat_draws(self.index(name))
+
+    def index(self, name) -> int:
+        """The position of the fit called ``name`` (or given by position)."""
+        if str(name) in self.names:
+            return self.names.index(str(name))
+        raise KeyError(f"no fit named {name!r}; names: {self.names}")
+
+    def __repr__(self) -> str:
+        d = self.diagnostics
+        shown = ", ".join(self.names[:8]) + (f", ... ({len(self)} in all)" if len(self) > 8 else "")
+        return (f"ManyFits(law '{self.law.name}', {self.likelihood} likelihood, {len(self)} fits: {shown}; "
+                f"{self.settings['chains']} chains x {self.settings['draws']} draws; max R-hat "
+                f"{d['max_r_hat'].max():.3f}, divergences {int(d['divergences'].sum())}, refitted {int(d['refit'].sum())})")
+
+    def predict(self, *, ci_prob: float = 0.9, seed: int = 0, **covariates) -> pd.DataFrame:
+        """Each fit's forecast at the targets (the law's covariates, e.g. N=, D=): one row per fit and
+        target, columns fit (its name), the targets, <response>_* (the law's mean function) and
+        <response>_pred_* (a new run), each with mean, median and the ci_prob interval."""
+        targets = target_covariates(self.law, **covariates)
+        likelihood = get_likelihood(self.likelihood)
+        response = self.law.response
+        frames = []
+        for i, name in enumerate(self.names):
+            draws = self.flat_draws(i)
+            log_loss = law_log_loss_draws(self.law, draws, targets)
+            new_run = predictive_log_loss_draws(likelihood, draws, log_loss, seed)
+            with np.errstate(over="ignore"):
+                columns = {**summarise_draws(np.exp(log_loss), response, ci_prob),
+                           **{k: v for k, v in summarise_draws(np.exp(new_run), f"{response}_pred", ci_prob).items()
+                              if not k.endswith("_mean")}}
+            frames.append(targets.assign(**columns).assign(fit=name))
+        out = pd.concat(frames, ignore_index=True)
+        return out[["fit"] + [c for c in out.columns if c != "fit"]]
 
     @property
     def parameter_names(self) -> list[str]:
@@ -63,7 +106,7 @@ class ManyFits:
 
     @cached_property
     def diagnostics(self) -> pd.DataFrame:
-        """One row per fit: divergences, max R-hat, min bulk ESS (rank-normalised, as ArviZ)."""
+        """One row per fit (indexed by name): divergences, max R-hat, min bulk ESS (rank-normalised, as ArviZ)."""
         stacked = np.stack([self.draws[k] for k in self.parameter_names], axis=1).astype(np.float64)
         r_hat, ess = diagnostics.bulk_diagnostics(stacked)
         return pd.DataFrame({
@@ -71,16 +114,16 @@ class ManyFits:
             "max_r_hat": r_hat.max(axis=1),
             "min_ess_bulk": ess.min(axis=1),
             "refit": self.stats["refit"],
-        })
+        }, index=pd.Index(self.names, name="fit"))
 
     def summary(self, ci_prob: float = 0.9) -> pd.DataFrame:
-        """Long table: fit, parameter, median and equal-tailed interval."""
+        """Long table: fit (its name), parameter, median and equal-tailed interval."""
         lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
         rows = []
         for name in self.parameter_names:
             flat = self.draws[name].reshape(len(self), -1).astype(np.float64)
             q = np.quantile(flat, [lo, 0.5, hi], axis=1)
-            rows.append(pd.DataFrame({"fit": np.arange(len(self)), "parameter": name, "median": q[1],
+            rows.append(pd.DataFrame({"fit": self.names, "parameter": name, "median": q[1],
                                       diagnostics.quantile_name(lo): q[0], diagnostics.quantile_name(hi): q[2]}))
         return pd.concat(rows, ignore_index=True)
 
@@ -90,7 +133,7 @@ class ManyFits:
 
 
 def fit_many(
-    tables: Sequence[RunTable | pd.DataFrame],
+    tables: Sequence[RunTable | pd.DataFrame] | Mapping[str, RunTable | pd.DataFrame],
     law: str | Law = "chinchilla",
     *,
     likelihood: str = "student_t",
@@ -107,6 +150,9 @@ def fit_many(
 ) -> ManyFits:
     """Fit one law to each table independently; fit i uses seed ``seed + i``.
 
+    tables: a list, or a mapping name -> table (e.g. one per model family: ``{name: g for name, g in
+    runs.groupby("family")}``); the result is indexed by those names (ManyFits.names).
+
     vectorise: run all tables of a chunk in one vectorised program (default: only on GPU/TPU).
 
     executor: None (this process) or an object with ``map(fn, *iterables)`` such as a
@@ -118,6 +164,8 @@ def fit_many(
     """
     law = get_law(law)
     spec = ModelSpec(law, get_likelihood(likelihood), response=law.response)
+    names = [str(k) for k in tables] if isinstance(tables, Mapping) else []
+    tables = list(tables.values()) if isinstance(tables, Mapping) else list(tables)
     runs = [t if isinstance(t, RunTable) else load_runs(t, required=()) for t in tables]
     for table in runs:
         spec.check({"runs": table})
@@ -139,7 +187,7 @@ def fit_many(
         results = list(pool.map(job, *arguments))
     posterior = {k: np.concatenate([r[0][k] for r in results]) for k in results[0][0]}
     stats = {k: np.concatenate([r[1][k] for r in results]) for k in results[0][1]}
-    result = ManyFits(law, likelihood, runs, posterior, stats, {**settings.__dict__, "seed": seed})
+    result = ManyFits(law, likelihood, runs, posterior, stats, {**settings.__dict__, "seed": seed}, names)
     if warn:
         _warn_if_any_unconverged(result.diagnostics)
     return result
@@ -204,5 +252,5 @@ def _warn_if_any_unconverged(table: pd.DataFrame) -> None:
     if bad.any():
         warnings.warn(
             f"{int(bad.sum())} of {len(table)} fits did not pass the convergence checks (fits "
-            f"{list(np.flatnonzero(bad)[:10])}); see .diagnostics. Try more warmup and draws.",
+            f"{list(table.index[bad][:10])}); see .diagnostics. Try more warmup and draws.",
             diagnostics.ConvergenceWarning, stacklevel=3)

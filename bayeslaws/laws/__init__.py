@@ -12,10 +12,12 @@ from .multipower import MULTIPOWER
 from .optimal_size import OPTIMAL_SIZE
 from .overtraining import OVERTRAINING
 from .power import power_law
+from .sigmoid_compute import SIGMOID_COMPUTE
 
 register(CHINCHILLA, KAPLAN, power_law("C"), power_law("N"), power_law("D"), OVERTRAINING, DATA_CONSTRAINED,
          OPTIMAL_SIZE)
 register(BNSL, FARSEER, CHINCHILLA_INTERACTION)
 register(MULTIPOWER, LR_ANNEALING)
+register(SIGMOID_COMPUTE)
 
 __all__ = ["Law", "REGISTRY", "get_law", "log_sum_exp", "power_law", "register"]

@@ -23,21 +23,11 @@ Default priors (weakly informative, original units):
 
 from functools import partial
 
-import jax
 import jax.numpy as jnp
 import numpyro.distributions as dist
 
+from ..laws.sigmoid_compute import sigmoid_error
 from .base import Link
-
-
-def sigmoid_error(p, x, input):
-    """chance + (floor - chance) sigmoid(slope (ln C - ln C_mid)) for input "C" (x = ln C), or
-    chance + (floor - chance) sigmoid(-slope (L - L_mid)) for input "loss" (x = L)."""
-    if input == "C":
-        towards_floor = jax.nn.sigmoid(p["slope"] * (x - p["log_C_mid"]))
-    else:
-        towards_floor = jax.nn.sigmoid(-p["slope"] * (x - p["L_mid"]))
-    return p["chance"] + (p["floor"] - p["chance"]) * towards_floor
 
 
 def sigmoid_link(input: str = "C") -> Link:

@@ -161,12 +161,28 @@ def holdout_split(table: RunTable, fraction: float, by: str = "C") -> tuple[RunT
 
 def score_runs(fit: Fit, table: RunTable | pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Per-run scores of a fit's predictive distribution at runs of ``table`` (with the response
-    column): C, observed, predictive median and 50 %/90 % interval ends, lpd, covered_50/90."""
+    column): C, observed, predictive median and 50 %/90 % interval ends, lpd, covered_50/90. For a
+    fit with groups=, each run is scored with its family's draws (a family the fit has not seen,
+    or a run without the column: a new family's)."""
     table = as_table(table)
+    if fit.hierarchy is None:
+        return _score(fit, table, fit.draws(), seed)
+    frame = table.frame.assign(row=table.frame["row"] if "row" in table.frame else np.arange(len(table)))
+    column = fit.hierarchy.column
+    labels = frame[column].astype(str) if column in frame else pd.Series("", index=frame.index)
+    parts = []
+    for label in dict.fromkeys(labels):
+        family = label if label in fit.families else None
+        part = replace(table, frame=frame[labels == label])
+        parts.append(_score(fit, part, fit.law_draws(family, seed), seed).set_index(np.flatnonzero(labels == label)))
+    return pd.concat(parts).sort_index()
+
+
+def _score(fit: Fit, table: RunTable, draws: dict, seed: int) -> pd.DataFrame:
     spec = fit.spec
-    columns = {c: table.frame[c].to_numpy(dtype=np.float64) for c in table.frame.columns}
+    columns = {c: table.frame[c].to_numpy(dtype=np.float64) for c in table.frame.columns
+               if pd.api.types.is_numeric_dtype(table.frame[c])}
     targets = forecast.target_covariates(spec.law, terms=spec.terms, **forecast.read_covariates(spec, columns))
-    draws = fit.draws()
     log_loss = forecast.log_loss_draws(spec, draws, targets, fit.tables)
     distribution = forecast.predictive_distribution(spec.likelihood, draws, log_loss)
     observed = table.frame[fit.response].to_numpy(dtype=np.float64)

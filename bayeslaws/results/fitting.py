@@ -83,6 +83,7 @@ def fit(
     groups: str | None = None,
     hierarchical: Sequence[str] | None = None,
     correlated: bool = False,
+    pooling: str = "partial",
     terms: Sequence[Term] = (),
     tables: Mapping[str, RunTable | pd.DataFrame] | None = None,
     progress: bool = True,
@@ -119,7 +120,9 @@ def fit(
         gets its own law parameters from a population distribution (bayeslaws.terms.hierarchy);
         forecasts then take ``family=``. hierarchical: the parameters that vary by family
         (default: all but the irreducible loss E); correlated: an LKJ prior on how their family
-        offsets correlate. Without groups, one pooled fit; bl.fit_many per family: independent fits.
+        offsets correlate; pooling: "partial" (learn how much families differ) or "none" (the
+        no-pooling limit: each family's varying parameters follow its own runs). Without groups,
+        one pooled fit (the complete-pooling limit).
     terms: further model terms (bayeslaws.model.Term), e.g. your own; ``tables`` gives run tables
         of their own by name.
     Warns with a ConvergenceWarning and advice when R-hat, ESS, divergences or tree depth say so.
@@ -129,9 +132,9 @@ def fit(
     discrepancy = Discrepancy() if discrepancy is True else discrepancy
     extra = ((penalty,) if penalty else ()) + ((discrepancy,) if discrepancy else ())
     if groups is not None:
-        extra += (Hierarchy(groups, hierarchical, correlated),)
-    elif hierarchical is not None or correlated:
-        raise ValueError("hierarchical= and correlated= describe families: give groups='<column>' too")
+        extra += (Hierarchy(groups, hierarchical, correlated, pooling=pooling),)
+    elif hierarchical is not None or correlated or pooling != "partial":
+        raise ValueError("hierarchical=, correlated= and pooling= describe families: give groups='<column>' too")
     fitted = curve_tables(runs, drop_early=drop_early) if law.features is not None else {"runs": _table(runs)}
     likelihood = likelihood or _default_likelihood(fitted["runs"])
     spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + extra, response or law.response)

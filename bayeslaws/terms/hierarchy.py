@@ -25,6 +25,12 @@ exponents; the Hitchhiker's Guide's per-family A, alpha, B, beta). Give ``params
 
 Forecasts: a fitted family reads its own per-family draws; ``family=None`` is a family not yet
 trained: per posterior draw, a new z from the population (the population predictive).
+
+``pooling="none"`` is the no-pooling limit: each population sd is fixed at the scale of the
+parameter's default prior (e.g. 0.5 for a LogNormal(log 0.3, 0.5) exponent) instead of learnt, so
+a family's varying parameters follow its own runs under a prior as wide as the law's own (the
+shared parameters are still shared). With groups=None, the complete-pooling
+limit (one law for every run).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from ..model.arrays import log_columns
 from ..model.parameters import coefficient_value
 from ..model.term import Tables, Term
 
+POOLINGS = ("partial", "none")
+NO_POOLING_SD = 1.0  # pooling="none", for a parameter whose default prior has no scale
 SHARED_BY_DEFAULT = ("E",)  # the irreducible loss: shared by the families of one evaluation set
 SD_SCALE = 0.3  # HalfNormal scale of each population sd [log units for positive parameters]
 LKJ_CONCENTRATION = 2.0  # > 1: correlations near 0 unless the families say otherwise
@@ -57,12 +65,14 @@ class Hierarchy(Term):
     params: the law parameters that vary by family (None: all but E; resolved by for_law).
     correlated: an LKJ prior on the correlation of the families' offsets (e.g. A with alpha).
     scale: HalfNormal scale of the population sds [log units for positive parameters].
+    pooling: "partial" (the sds are learnt) or "none" (fixed at NO_POOLING_SD: families apart).
     """
 
     column: str = "family"
     params: tuple[str, ...] | None = None
     correlated: bool = False
     scale: float = SD_SCALE
+    pooling: str = "partial"
     law: Law | None = field(default=None, compare=False, repr=False)
 
     kind = "hierarchy"
@@ -72,6 +82,10 @@ class Hierarchy(Term):
             object.__setattr__(self, "params", tuple(self.params))
         if not float(self.scale) > 0:
             raise ValueError(f"hierarchy scale must be positive; got {self.scale!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {list(POOLINGS)}; got {self.pooling!r}")
+        if self.pooling == "none" and self.correlated:
+            raise ValueError("pooling='none' has no population to correlate: drop correlated=True")
 
     # ------------------------------------------------------------ settings
 
@@ -83,7 +97,7 @@ class Hierarchy(Term):
         unknown = [p for p in params if p not in law.param_names]
         if unknown or not params:
             raise ValueError(f"hierarchy params {list(params)}: law '{law.name}' has {list(law.param_names)}")
-        return type(self)(self.column, params, bool(self.correlated), float(self.scale), law)
+        return type(self)(self.column, params, bool(self.correlated), float(self.scale), self.pooling, law)
 
     @property
     def varying(self) -> tuple[str, ...]:
@@ -109,24 +123,31 @@ class Hierarchy(Term):
 
     @property
     def priors(self) -> dict:
+        if self.pooling == "none":
+            return {}
         priors = {self.sd_name(p): (lambda: dist.HalfNormal(float(self.scale))) for p in self.params}
         if self.correlated:
             k = len(self.params)
             priors[f"{self.corr_name}_cholesky"] = lambda: dist.LKJCholesky(k, LKJ_CONCENTRATION)
         return priors
 
+    def fixed(self) -> dict[str, float]:
+        if self.pooling != "none":
+            return {}
+        return {self.sd_name(p): float(getattr(self.law.priors[p](), "scale", NO_POOLING_SD)) for p in self.params}
+
     def reported_names(self) -> tuple[str, ...]:
-        names = tuple(self.sd_name(p) for p in self.params)
+        names = () if self.pooling == "none" else tuple(self.sd_name(p) for p in self.params)
         if self.correlated and len(self.params) > 1:
             names += (self.corr_name,)
         return names + tuple(self.value_name(p) for p in self.varying)
 
     def to_dict(self) -> dict:
         return {"column": self.column, "params": None if self.params is None else list(self.params),
-                "correlated": bool(self.correlated), "scale": float(self.scale)}
+                "correlated": bool(self.correlated), "scale": float(self.scale), "pooling": self.pooling}
 
     def __str__(self) -> str:
-        how = "correlated" if self.correlated else "independent"
+        how = "no pooling" if self.pooling == "none" else "correlated" if self.correlated else "independent"
         return f"hierarchy by {self.column} on {', '.join(self.params or ())} ({how} offsets)"
 
     # ------------------------------------------------------------ the Term protocol
@@ -169,7 +190,10 @@ class Hierarchy(Term):
 
     def parameters(self, params, priors, arrays, data):
         n_levels, k = arrays["levels"].shape[0], len(self.params)
-        sds = jnp.stack([numpyro.sample(self.sd_name(p), priors[self.sd_name(p)]) for p in self.params])
+        if self.pooling == "none":
+            sds = jnp.asarray([self.fixed()[self.sd_name(p)] for p in self.params])
+        else:
+            sds = jnp.stack([numpyro.sample(self.sd_name(p), priors[self.sd_name(p)]) for p in self.params])
         z = numpyro.sample(f"{self.column}_z", dist.Normal(0.0, 1.0).expand([n_levels, k]).to_event(2))
         if self.correlated and k > 1:
             cholesky = numpyro.sample(f"{self.corr_name}_cholesky", priors[f"{self.corr_name}_cholesky"])

@@ -52,10 +52,10 @@ from numpyro.distributions.transforms import AffineTransform, ExpTransform
 
 from ..data import RunTable, RunTableError, check_has_columns, check_positive_columns
 from ..model.arrays import log_columns, pad
+from ..model.draws import HYPERPARAMETERS
 from ..model.term import Tables, Term
 
 REFERENCE = {"N": 1e9, "D": 1e11}  # reference scale of lr_ref and batch_ref [parameters, tokens]
-HYPERPARAMETERS = ("lr", "batch_size")
 BASINS = ("quadratic", "linex")
 FORMS = ("multiplicative", "additive")
 LINEX_SERIES_BELOW = 0.1  # |k d| under which (e^x - 1 - x)/x^2 uses its Taylor series (float32-safe)
