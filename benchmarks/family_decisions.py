@@ -1,4 +1,4 @@
-"""Decisions between two families from separate fits (issue 14, "Decisions, simulated").
+"""Decisions between two families, from separate fits or one hierarchical fit (issue 14, "Decisions, simulated").
 
 Each seed simulates two isoFLOP zoos (family A and family B, 5 budgets from 1e18 to 1e22 FLOPs
 x 12 sizes, 1 % noise), fits chinchilla to each, and asks bl.prob_better at a budget TARGET_C
@@ -12,7 +12,11 @@ beyond the runs and bl.crossing_compute over CROSS_RANGE. Scenarios:
   budgets and wins at large ones; the 90 % interval of the crossing budget should hold the true
   crossing in about 90 % of seeds.
 
-Usage: python benchmarks/family_decisions.py [--seeds 20]
+--hierarchical fits both zoos in one model instead (``groups="family"``, every chinchilla
+parameter, E included, varying by family: the scenarios differ in E) and asks Fit.prob_better and
+Fit.crossing_compute, whose draws are paired by index.
+
+Usage: python benchmarks/family_decisions.py [--seeds 20] [--hierarchical]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 import warnings
 
 import numpy as np
+import pandas as pd
 
 import bayeslaws as bl
 from bayeslaws.results.forecast import compute_optimal_draws
@@ -50,9 +55,11 @@ def true_crossing(truth_a: dict, truth_b: dict) -> float:
     return float(grid[change[0]]) if len(change) else float("nan")
 
 
-def one_seed(scenario: str, seed: int) -> dict:
+def one_seed(scenario: str, seed: int, hierarchical: bool = False) -> dict:
     zoo_a = bl.simulate(params=TRUTH, seed=2 * seed, **DESIGN)
     zoo_b = bl.simulate(params=SCENARIOS[scenario], seed=2 * seed + 1, **DESIGN)
+    if hierarchical:
+        return one_hierarchical_fit(scenario, seed, zoo_a, zoo_b)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit_a, fit_b = (bl.fit(z.runs, seed=seed, **SAMPLER) for z in (zoo_a, zoo_b))
@@ -63,13 +70,27 @@ def one_seed(scenario: str, seed: int) -> dict:
     return row
 
 
+def one_hierarchical_fit(scenario: str, seed: int, zoo_a, zoo_b) -> dict:
+    runs = pd.concat([zoo_a.runs.assign(family="A"), zoo_b.runs.assign(family="B")], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bl.fit(runs, groups="family", hierarchical=("E", "A", "B", "alpha", "beta"), seed=seed,
+                     **{**SAMPLER, "warmup": 1000, "target_accept": 0.9})
+    row = {"P(A better)": float(fit.prob_better("A", "B", C=TARGET_C)["P(A better)"].iloc[0])}
+    if scenario == "crossing":
+        row.update(fit.crossing_compute("A", "B", CROSS_RANGE))
+    row["max_r_hat"] = fit.diagnostics["max_r_hat"]
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--hierarchical", action="store_true", help="one fit with groups='family' per seed")
     args = parser.parse_args()
     started = time.perf_counter()
     for scenario in SCENARIOS:
-        rows = [one_seed(scenario, seed) for seed in range(args.seeds)]
+        rows = [one_seed(scenario, seed, args.hierarchical) for seed in range(args.seeds)]
         p = np.array([r["P(A better)"] for r in rows])
         r_hat = max(r["max_r_hat"] for r in rows)
         print(f"\n{scenario}: P(A better) at C={TARGET_C:.0e} over {args.seeds} seeds: "

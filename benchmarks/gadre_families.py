@@ -7,6 +7,10 @@ parameters and 900B tokens (M = 640) and at the 6.9B, M = 20 point, the probabil
 beats RedPajama and RefinedWeb, and the held-out runs (all runs from 1.4B up) say whether the
 forecasts and their 90 % predictive intervals agree.
 
+The same questions are then asked of one hierarchical fit of all three families' small runs
+(``groups="family"``: eta, a and b per family from a population, E shared; Fit.prob_better),
+whose held-out runs are scored with each family's own draws.
+
 Usage: python benchmarks/gadre_families.py
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -41,10 +46,42 @@ def main() -> None:
     print(f"({time.perf_counter() - started:.0f} s for the three fits)\n")
 
     held = frame[frame["N"] >= SMALL]
+    report(held, partial(predict_separate, fits), partial(decide_separate, fits), "separate fits")
+
+    small = frame[frame["family"].isin(FAMILIES) & (frame["N"] < SMALL)][["run_id", "family", "N", "D", "loss"]]
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        joint = bl.fit(small, law="overtraining", groups="family", **{**SAMPLER, "target_accept": 0.9})
+    d = joint.diagnostics
+    print(f"\nhierarchical fit of {len(small)} runs ({time.perf_counter() - started:.0f} s): max R-hat "
+          f"{d['max_r_hat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences")
+    report(held, partial(predict_joint, joint), partial(decide_joint, joint), "hierarchical fit")
+
+
+def predict_separate(fits, family, **at):
+    return fits[family].predict(**at)
+
+
+def decide_separate(fits, other, **at):
+    return bl.prob_better(fits["c4_original"], fits[other], names=("c4", other), **at)
+
+
+def predict_joint(fit, family, **at):
+    return fit.predict(family=family, **at)
+
+
+def decide_joint(fit, other, **at):
+    return fit.prob_better("c4_original", other, **at).rename(columns=lambda c: c.replace("c4_original", "c4"))
+
+
+def report(held, predict, decide, label: str) -> None:
+    """Held-out runs against each family's forecast, then P(c4 better) at the targets."""
+    print(f"\n=== {label} ===")
     rows = []
     for family in FAMILIES:
         mine = held[held["family"] == family]
-        forecast = fits[family].predict(N=mine["N"].to_numpy(), D=mine["D"].to_numpy())
+        forecast = predict(family, N=mine["N"].to_numpy(), D=mine["D"].to_numpy())
         for run, f in zip(mine.itertuples(), forecast.itertuples()):
             rows.append({"family": family, "run": run.model_name, "M": run.chinchilla_multiplier, "loss": run.loss,
                          "median": f.loss_pred_median, "q05": f.loss_pred_q05, "q95": f.loss_pred_q95,
@@ -56,7 +93,7 @@ def main() -> None:
 
     for label, (N, D) in TARGETS.items():
         for other in FAMILIES[1:]:
-            result = bl.prob_better(fits["c4_original"], fits[other], N=N, D=D, names=("c4", other)).iloc[0]
+            result = decide(other, N=N, D=D).iloc[0]
             line = (f"{label}: P(c4 beats {other}) = {result['P(c4 better)']:.3f}; loss c4 {result['loss_c4_median']:.3f} "
                     f"vs {result[f'loss_{other}_median']:.3f}, difference {result['difference_median']:+.3f} "
                     f"[{result['difference_q05']:+.3f}, {result['difference_q95']:+.3f}]")

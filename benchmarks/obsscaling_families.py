@@ -17,7 +17,9 @@ For every family with at least 4 models, its largest-compute model is held out; 
 Scores over the held-out models: mean log predictive density (of log error), 90 % coverage of the
 new-model predictive interval, median relative error.
 
-Usage: python benchmarks/obsscaling_families.py [--metric err_hellaswag] [--draws 1000]
+Last, the speed line: the partial-pooling fit of all models with a known compute.
+
+Usage: python benchmarks/obsscaling_families.py [--metric err_hellaswag] [--draws 1000] [--vary C_mid,slope]
 """
 
 from __future__ import annotations
@@ -96,6 +98,13 @@ def main() -> None:
         print(f"partial pooling: population sd {name} {s['median']:.2f} (90 %: {s['q05']:.2f}-{s['q95']:.2f})")
     print()
     print(per_model.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        everything = bl.fit(frame, law="sigmoid_compute", response=args.metric, **models["partial"], **sampler)
+    d = everything.diagnostics
+    worst = everything.summary()["r_hat"].idxmax()
+    print(f"\nspeed: partial pooling on all {len(frame)} models: {everything.seconds:.0f} s; max R-hat "
+          f"{d['max_r_hat']:.3f} ({worst}), min bulk ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences")
 
 
 if __name__ == "__main__":

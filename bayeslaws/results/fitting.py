@@ -36,6 +36,8 @@ from ..terms.link import JOINT_TABLE, error_runs, make_link_term
 from ..terms.penalty import Penalty, get_penalty
 from .fit import Fit, LinkFit
 
+HIERARCHY_TARGET_ACCEPT = 0.9  # bl.fit's default target_accept with groups= (else 0.8)
+
 
 def run(spec: ModelSpec, tables: Tables, *, priors: Mapping | None, settings: nuts.SamplerSettings, seed: int,
         progress: bool, kind: type[Fit] = Fit) -> Fit:
@@ -75,7 +77,7 @@ def fit(
     warmup: int = 1000,
     seed: int = 0,
     dense_mass: bool = True,
-    target_accept: float = 0.8,
+    target_accept: float | None = None,
     max_tree_depth: int = 10,
     init: str | None = None,
     penalty: str | Penalty | None = None,
@@ -122,7 +124,8 @@ def fit(
         (default: all but the irreducible loss E); correlated: an LKJ prior on how their family
         offsets correlate; pooling: "partial" (learn how much families differ) or "none" (the
         no-pooling limit: each family's varying parameters follow its own runs). Without groups,
-        one pooled fit (the complete-pooling limit).
+        one pooled fit (the complete-pooling limit). With groups, target_accept defaults to 0.9 (the
+        population's sds make the posterior's curvature vary: smaller steps avoid divergences).
     terms: further model terms (bayeslaws.model.Term), e.g. your own; ``tables`` gives run tables
         of their own by name.
     Warns with a ConvergenceWarning and advice when R-hat, ESS, divergences or tree depth say so.
@@ -140,6 +143,7 @@ def fit(
     spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + extra, response or law.response)
     every = {**fitted, **{name: _table(t) for name, t in (tables or {}).items()}}
     start, adapt_mass = _sampler_start(init, len(fitted["runs"]))
+    target_accept = target_accept or (HIERARCHY_TARGET_ACCEPT if groups is not None else 0.8)
     settings = nuts.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth, start, adapt_mass)
     return run(spec, every, priors=priors, settings=settings, seed=seed, progress=progress)
 
