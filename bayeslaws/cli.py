@@ -105,6 +105,22 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         command.set_defaults(command=_backtest_command, compare=name == "compare")
 
+    suggest = sub.add_parser("suggest", help="fit a law, then rank candidate runs by how much each would narrow "
+                                             "a target forecast per FLOP")
+    suggest.add_argument("csv", help="CSV file of the runs so far")
+    suggest.add_argument("--law", default="chinchilla", help="law name (see `bayeslaws laws`)")
+    suggest.add_argument("--candidates", required=True, help="CSV of runs that could be trained (N, D, ...)")
+    suggest.add_argument("--target", type=_pairs_of_numbers, required=True,
+                         help="the forecast to narrow: C=1e24 (compute-optimal loss) or N=7e10,D=1.4e12")
+    suggest.add_argument("--budget", type=float, help="total cost allowed [FLOPs with the default cost 6ND]")
+    suggest.add_argument("--k", type=int, help="at most this many runs")
+    suggest.add_argument("--strategy", default="suggest", help="suggest (default), random, cheapest or d_optimal")
+    suggest.add_argument("--columns", type=_pairs_of_names, default={},
+                         help="map canonical to CSV columns, e.g. N=params,D=tokens,loss=val_loss")
+    _sampler_options(suggest)
+    suggest.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    suggest.set_defaults(command=_suggest_command)
+
     demo = sub.add_parser("demo", help="fit the bundled synthetic zoo, forecast, and write a plot")
     demo.add_argument("--output", default="bayeslaws-output", help="folder for the plot (created)")
     _sampler_options(demo)
@@ -414,6 +430,34 @@ def _compare_families_command(args) -> int:
     if "crossing" in report:
         print("crossing:", report["crossing"])
     print("diagnostics:", report["diagnostics"])
+    return 0
+
+
+def _suggest_command(args) -> int:
+    """bayeslaws suggest: the chosen runs in order, each with its cost, the target's predicted sd after
+    it and the cumulative cost (bayeslaws.results.design.suggest_runs)."""
+    import bayeslaws as bl
+    from bayeslaws.data.runs import read_source
+    from bayeslaws.inference.nuts import SamplerSettings
+
+    SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
+    if args.budget is None and args.k is None:
+        raise ValueError("give --budget (total cost) or --k (number of runs), or both")
+    candidates = read_source(args.candidates).rename(columns={user: name for name, user in args.columns.items()})
+    runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
+    result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
+                    progress=True)
+    batch = bl.suggest_runs(result, candidates, target=args.target, budget=args.budget, k=args.k,
+                            strategy=args.strategy, seed=args.seed)
+    report = {"law": result.law.name, "n_runs": len(runs), "target": args.target, "strategy": args.strategy,
+              "chosen": _records(batch),
+              "diagnostics": {k: result.diagnostics[k] for k in ("divergences", "max_r_hat", "min_ess_bulk")}}
+    if args.json:
+        print(json.dumps(_finite(report), allow_nan=False, default=str))
+        return 0
+    print(f"{len(batch)} runs for target {args.target} ({args.strategy}); the target's sd [relative] from "
+          f"{batch['target_sd_before'].iloc[0]:.4g} to {batch['target_sd_after'].iloc[-1]:.4g}:")
+    print(batch.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 
 

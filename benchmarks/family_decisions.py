@@ -72,6 +72,7 @@ def one_seed(scenario: str, seed: int, hierarchical: bool = False) -> dict:
 
 def one_hierarchical_fit(scenario: str, seed: int, zoo_a, zoo_b) -> dict:
     runs = pd.concat([zoo_a.runs.assign(family="A"), zoo_b.runs.assign(family="B")], ignore_index=True)
+    runs["run_id"] = np.arange(len(runs))  # each zoo numbers its runs from 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = bl.fit(runs, groups="family", hierarchical=("E", "A", "B", "alpha", "beta"), seed=seed,

@@ -155,6 +155,47 @@ def test_suggest_runs_spends_the_budget_where_the_target_learns_most(recovery_fi
         bl.suggest_runs(fit, pool[["N"]].assign(cost=1.0), target={"C": 1e24}, k=1, cost="cost")
 
 
+@pytest.mark.slow
+def test_design_baselines_follow_their_rules(recovery_fits):
+    from bayeslaws.results.design import information_gain
+
+    fit = recovery_fits[0][1]
+    pool = bl.isoflop_candidates([1e19, 1e20, 1e21, 1e22], sizes_per_budget=5)
+    budget = 3e21
+    cheapest = bl.suggest_runs(fit, pool, target={"C": 1e24}, budget=budget, strategy="cheapest")
+    assert list(cheapest["C"]) == [1e19] * 5 + [1e20] * 5 + [1e21] * 2  # cheapest first, while they fit
+    randomly = [bl.suggest_runs(fit, pool, target={"C": 1e24}, budget=budget, strategy="random", seed=s) for s in (0, 1)]
+    assert all(b["cumulative_cost"].iloc[-1] <= budget for b in randomly)
+    assert not randomly[0][["N", "D"]].equals(randomly[1][["N", "D"]])  # the seed decides the order
+    d_opt = bl.suggest_runs(fit, pool.assign(unit=1.0), target={"C": 1e24}, k=1, cost="unit", strategy="d_optimal")
+    covariance = np.cov(np.log(bl.Fit.predict(fit, N=pool["N"], D=pool["D"], draws=True)["loss"].to_numpy()
+                               ).reshape(-1, len(pool)), rowvar=False)
+    first = np.argmax(information_gain(np.pad(covariance, ((1, 0), (1, 0))), 1.0))  # the most uncertain run
+    assert d_opt["N"].iloc[0] == pytest.approx(pool["N"].iloc[first])
+    ours = bl.suggest_runs(fit, pool, target={"C": 1e24}, budget=budget)
+    assert ours["target_sd_after"].iloc[-1] <= min(cheapest["target_sd_after"].iloc[-1],
+                                                   randomly[0]["target_sd_after"].iloc[-1])
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        bl.suggest_runs(fit, pool, target={"C": 1e24}, k=1, strategy="best")
+
+
+def test_design_loop_adds_the_measured_batches():
+    from bayeslaws.results.design import run_design
+
+    zoo = bl.simulate(seed=4, n_budgets=3, runs_per_budget=6, compute_range=(1e18, 1e19))
+    law, truth = bl.get_law("chinchilla"), zoo.truth
+    pool = bl.isoflop_candidates([1e20, 1e21], sizes_per_budget=4)
+    runs = zoo.runs[["N", "D", "C", "loss"]]
+    result = run_design(runs, pool, lambda rows: bl.synthetic.true_loss(law, truth, rows), target={"C": 1e23},
+                        budget=2e21, rounds=2, progress=False, chains=2, warmup=300, draws=300)
+    chosen = result["chosen"]
+    assert set(chosen["round"]) == {0, 1} and result["spent"] <= 2e21
+    assert len(result["fit"].runs) == len(runs) + len(chosen)
+    assert not chosen.duplicated(["N", "D"]).any()  # a run is trained once
+    np.testing.assert_allclose(chosen["loss"], bl.synthetic.true_loss(law, truth, chosen))
+    assert len(runs.columns) == 4  # the runs given are untouched
+
+
 def test_first_crossing_interpolates_in_log_budget():
     from bayeslaws.results.decisions import _first_crossing
 

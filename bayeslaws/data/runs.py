@@ -278,7 +278,8 @@ def _check_no_missing(column: pd.Series, name: str, user: str) -> None:
 def _check_unique(column: pd.Series, user: str) -> None:
     duplicated = column.duplicated(keep=False).to_numpy()
     if duplicated.any():
-        examples = ", ".join(repr(v) for v in column[duplicated].unique()[:3])
+        values = [v.item() if hasattr(v, "item") else v for v in column[duplicated].unique()[:3]]  # plain, not np.int64(0)
+        examples = ", ".join(map(repr, values))
         raise RunTableError(
             f"column '{user}' must identify runs uniquely but repeats {examples} at "
             f"{describe_rows(column, duplicated)}"

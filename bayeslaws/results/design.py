@@ -31,8 +31,11 @@ from . import forecast
 from .forecast import COMPUTE_PER_TOKEN_PARAM
 
 
+STRATEGIES = ("suggest", "random", "cheapest", "d_optimal")
+
+
 def suggest_runs(fit, candidates: pd.DataFrame, *, target: Mapping[str, float], budget: float | None = None,
-                 k: int | None = None, cost: str = "6ND") -> pd.DataFrame:
+                 k: int | None = None, cost: str = "6ND", strategy: str = "suggest", seed: int = 0) -> pd.DataFrame:
     """Rank candidate runs for a batch: the greedy choice of runs that most reduce the variance of
     the target forecast per unit of cost, each taking the earlier ones' outcomes into account
     (under a budget, the greedy choice by reduction alone instead when it narrows the target more).
@@ -44,25 +47,41 @@ def suggest_runs(fit, candidates: pd.DataFrame, *, target: Mapping[str, float], 
     budget: total cost allowed (in the cost's units); k: at most this many runs. One of them is
         needed.
     cost: "6ND" (training FLOPs) or the name of a candidates column.
+    strategy: "suggest" (the above), or a baseline to compare designs with: "random" (random order,
+        seed), "cheapest" (cheapest first), "d_optimal" (greedy gain of information about the law's
+        parameters per cost, log(1 + Var(F_j) / s^2) with the same conditioning; blind to the target).
 
     Returns the chosen runs in order: the candidates' columns, cost, the target's sd [log-loss
-    units, i.e. relative] before and after each run, the variance reduction and reduction per cost,
-    and the cumulative cost.
+    units, i.e. relative] before and after each run (predicted, for every strategy), the variance
+    reduction and reduction per cost, and the cumulative cost.
     """
     if budget is None and k is None:
         raise ValueError("give budget= (total cost) or k= (number of runs), or both")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {list(STRATEGIES)}; got {strategy!r}")
     costs = _costs(candidates, cost)
     draws = fit.draws()
     target_draws = _target_log_loss(fit, draws, target)
     candidate_draws = forecast.log_loss_draws(fit.spec, draws, _candidate_targets(fit, candidates), fit.tables)
     noise_variance = float(np.median(draws["sigma"] ** 2))
     covariance = np.cov(np.column_stack([target_draws, candidate_draws]), rowvar=False)
-    return _greedy_batch(candidates, costs, covariance, noise_variance, budget, k)
+    if strategy == "suggest":
+        return _greedy_batch(candidates, costs, covariance, noise_variance, budget, k)
+    if strategy == "d_optimal":
+        return _greedy(candidates, costs, covariance, noise_variance, budget, k, per_cost=True, gain=information_gain)
+    order = np.random.default_rng(seed).permutation(len(costs)) if strategy == "random" else np.argsort(costs, kind="stable")
+    return _in_order(candidates, costs, covariance, noise_variance, order, budget, k)
 
 
 def variance_reduction(covariance: np.ndarray, noise_variance: float) -> np.ndarray:
     """Reduction of Var(T) (row/column 0) from observing each candidate (1..M) with that noise."""
     return covariance[0, 1:] ** 2 / (np.diag(covariance)[1:] + noise_variance)
+
+
+def information_gain(covariance: np.ndarray, noise_variance: float) -> np.ndarray:
+    """Information each candidate's measurement gives about the law's parameters [nats]: the log
+    of the D-optimal criterion's determinant ratio, log(1 + Var(F_j) / s^2), in the linear model."""
+    return np.log1p(np.diag(covariance)[1:] / noise_variance)
 
 
 def condition_on(covariance: np.ndarray, j: int, noise_variance: float) -> np.ndarray:
@@ -84,30 +103,51 @@ def _greedy_batch(candidates, costs, covariance, noise_variance, budget, k) -> p
     return batch
 
 
-def _greedy(candidates, costs, covariance, noise_variance, budget, k, per_cost: bool) -> pd.DataFrame:
+def _greedy(candidates, costs, covariance, noise_variance, budget, k, per_cost: bool,
+            gain=variance_reduction) -> pd.DataFrame:
     remaining = np.inf if budget is None else float(budget)
     available = np.ones(len(candidates), dtype=bool)
-    rows, spent = [], 0.0
-    while (k is None or len(rows) < k) and available.any():
-        gain = variance_reduction(covariance, noise_variance)
-        score = np.where(available & (costs <= remaining), gain / costs if per_cost else gain, -np.inf)
+    order, current = [], covariance
+    while (k is None or len(order) < k) and available.any():
+        value = gain(current, noise_variance)
+        score = np.where(available & (costs <= remaining), value / costs if per_cost else value, -np.inf)
         j = int(np.argmax(score))
         if not np.isfinite(score[j]):
             break
+        current = condition_on(current, j + 1, noise_variance)
+        remaining -= costs[j]
+        available[j] = False
+        order.append(j)
+    return _batch_table(candidates, costs, covariance, noise_variance, order, budget)
+
+
+def _in_order(candidates, costs, covariance, noise_variance, order, budget, k) -> pd.DataFrame:
+    """The runs taken in a fixed order while they fit the budget (skipping those that do not)."""
+    remaining, chosen = (np.inf if budget is None else float(budget)), []
+    for j in order:
+        if (k is not None and len(chosen) >= k) or remaining < costs.min():
+            break
+        if costs[j] <= remaining:
+            chosen.append(int(j))
+            remaining -= costs[j]
+    return _batch_table(candidates, costs, covariance, noise_variance, chosen, budget)
+
+
+def _batch_table(candidates, costs, covariance, noise_variance, order, budget) -> pd.DataFrame:
+    """The chosen candidates in order, with the target's predicted sd before and after each run
+    (conditioning the joint covariance on the runs one by one) and the cumulative cost."""
+    if not order:
+        raise ValueError(f"no candidate fits the budget {budget:g} (the cheapest costs {costs.min():g})")
+    rows, spent = [], 0.0
+    for j in order:
+        reduction = variance_reduction(covariance, noise_variance)[j]
         before = covariance[0, 0]
         covariance = condition_on(covariance, j + 1, noise_variance)
         spent += costs[j]
-        remaining -= costs[j]
-        available[j] = False
-        rows.append({"position": j, "cost": costs[j], "target_sd_before": np.sqrt(before),
-                     "target_sd_after": np.sqrt(max(covariance[0, 0], 0.0)), "variance_reduction": gain[j],
-                     "reduction_per_cost": gain[j] / costs[j], "cumulative_cost": spent})
-    chosen = pd.DataFrame(rows)
-    if chosen.empty:
-        raise ValueError(f"no candidate fits the budget {budget:g} (the cheapest costs {costs.min():g})")
-    return candidates.iloc[chosen["position"]].reset_index(drop=True).join(chosen.drop(columns="position"))
-
-
+        rows.append({"cost": costs[j], "target_sd_before": np.sqrt(before),
+                     "target_sd_after": np.sqrt(max(covariance[0, 0], 0.0)), "variance_reduction": reduction,
+                     "reduction_per_cost": reduction / costs[j], "cumulative_cost": spent})
+    return candidates.iloc[order].reset_index(drop=True).join(pd.DataFrame(rows))
 def _target_log_loss(fit, draws: Mapping[str, np.ndarray], target: Mapping[str, float]) -> np.ndarray:
     """(S,) draws of the target's log loss: at (N, D), or compute-optimal at C for laws in N and D."""
     values = {k: float(v) for k, v in target.items()}
@@ -143,3 +183,33 @@ def _costs(candidates: pd.DataFrame, cost: str) -> np.ndarray:
     if len(bad):
         raise ValueError(f"candidate costs must be positive and finite; not at rows {bad[:10].tolist()}")
     return values
+
+
+def run_design(runs: pd.DataFrame, pool: pd.DataFrame, measure, *, target: Mapping[str, float], budget: float,
+               strategy: str = "suggest", rounds: int = 1, law="chinchilla", cost: str = "6ND", seed: int = 0,
+               **fit_options) -> dict:
+    """The sequential design loop, for comparing strategies against a known truth (or for planning):
+    ``rounds`` times, fit the law to ``runs``, choose a batch from the unused ``pool`` with
+    ``budget / rounds`` by ``strategy`` (see suggest_runs), measure it with ``measure(chosen) ->
+    losses [nats]`` (the truth plus noise, in a simulation) and add it to the runs; then fit again.
+    runs: the runs so far, with the pool's columns (e.g. N, D) and loss.
+
+    Returns {"fit": the final fit, "chosen": the chosen rows (with "round" and "loss"),
+    "spent": their total cost}. Nothing given is modified. ``fit_options`` go to bl.fit.
+    """
+    from .fitting import fit as fit_law
+
+    columns = list(pool.columns)
+    current, unused, chosen = runs[columns + ["loss"]].copy(), pool.reset_index(drop=True), []
+    for round_ in range(rounds):
+        fitted = fit_law(current, law, seed=seed + round_, **fit_options)
+        batch = suggest_runs(fitted, unused, target=target, budget=budget / rounds, cost=cost,
+                             strategy=strategy, seed=seed + round_)
+        measured = batch[columns].assign(loss=np.asarray(measure(batch), dtype=np.float64))
+        chosen.append(measured.assign(round=round_))
+        current = pd.concat([current, measured], ignore_index=True)
+        taken = set(map(tuple, batch[columns].to_numpy()))
+        unused = unused[[tuple(row) not in taken for row in unused.to_numpy()]].reset_index(drop=True)
+    final = fit_law(current, law, seed=seed + rounds, **fit_options)
+    every = pd.concat(chosen, ignore_index=True)
+    return {"fit": final, "chosen": every, "spent": float(_costs(every, cost).sum())}
