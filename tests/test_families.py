@@ -169,3 +169,23 @@ def test_cli_fit_with_groups_and_compare_families(fitted, tmp_path, capsys):
     assert 0 <= decision["decisions"][0]["P(f0 better)"] <= 1 and "P(cross)" in decision["crossing"]
     assert main(["compare-families", str(csv), "--a", "f0", "--b", "f7", "--at", "C=1e22", *quick]) == 2
     assert "no family ['f7'] in column 'family'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_correlated_offsets_and_the_no_pooling_limit(fitted, tmp_path):
+    zoo, partial = fitted
+    quick = {"chains": 2, "warmup": 300, "draws": 200, "progress": False}
+    correlated = bl.fit(zoo.runs, groups="family", hierarchical=("A", "alpha"), correlated=True, **quick)
+    corr = correlated.summary().loc["family_corr[A:alpha]"]
+    assert -1 < corr["q05"] < corr["q95"] < 1
+    correlated.save(tmp_path / "corr.nc")
+    again = bl.load_fit(tmp_path / "corr.nc").predict(family=None, N=1e9, D=2e10)
+    pd.testing.assert_frame_equal(again, correlated.predict(family=None, N=1e9, D=2e10))
+    apart = bl.fit(zoo.runs, groups="family", pooling="none", **quick)
+    assert "alpha_family_sd" not in apart.summary().index  # fixed, not sampled
+    np.testing.assert_array_equal(apart.draws()["alpha_family_sd"], 0.5)  # the scale of alpha's default prior
+    width = {name: fit.summary().loc["alpha_family[f0]", "q95"] - fit.summary().loc["alpha_family[f0]", "q05"]
+             for name, fit in (("partial", partial), ("none", apart))}
+    assert width["none"] > 1.2 * width["partial"]  # the 4-run family borrows from the others only when pooled
+    with pytest.raises(ValueError, match="no population to correlate"):
+        bl.fit(zoo.runs, groups="family", pooling="none", correlated=True, progress=False)

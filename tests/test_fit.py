@@ -144,6 +144,9 @@ def test_suggest_runs_spends_the_budget_where_the_target_learns_most(recovery_fi
     np.testing.assert_allclose(batch["cost"], 6 * batch["N"] * batch["D"])
     assert (batch["variance_reduction"] >= 0).all()
     assert np.all(np.diff(np.r_[batch["target_sd_before"].iloc[0], batch["target_sd_after"]]) <= 0)
+    region = bl.suggest_runs(fit, pool, target={"C": [1e23, 1e24]}, k=2)  # a target region of two budgets
+    single = [bl.suggest_runs(fit, pool, target={"C": c}, k=1)["target_sd_before"].iloc[0] for c in (1e23, 1e24)]
+    assert region["target_sd_before"].iloc[0] == pytest.approx(np.sqrt(np.mean(np.square(single))))
     alone = bl.suggest_runs(fit, pool, target={"C": 1e24}, k=1, cost="C")  # each run by itself
     best_single = [bl.suggest_runs(fit, pool.iloc[[i]], target={"C": 1e24}, k=1)["target_sd_after"].iloc[0]
                    for i in range(len(pool)) if 6 * pool["N"].iloc[i] * pool["D"].iloc[i] <= budget]
@@ -157,7 +160,7 @@ def test_suggest_runs_spends_the_budget_where_the_target_learns_most(recovery_fi
 
 @pytest.mark.slow
 def test_design_baselines_follow_their_rules(recovery_fits):
-    from bayeslaws.results.design import information_gain
+    from bayeslaws.results.design import Joint, information_gain
 
     fit = recovery_fits[0][1]
     pool = bl.isoflop_candidates([1e19, 1e20, 1e21, 1e22], sizes_per_budget=5)
@@ -170,7 +173,7 @@ def test_design_baselines_follow_their_rules(recovery_fits):
     d_opt = bl.suggest_runs(fit, pool.assign(unit=1.0), target={"C": 1e24}, k=1, cost="unit", strategy="d_optimal")
     covariance = np.cov(np.log(bl.Fit.predict(fit, N=pool["N"], D=pool["D"], draws=True)["loss"].to_numpy()
                                ).reshape(-1, len(pool)), rowvar=False)
-    first = np.argmax(information_gain(np.pad(covariance, ((1, 0), (1, 0))), 1.0))  # the most uncertain run
+    first = np.argmax(information_gain(Joint(np.pad(covariance, ((1, 0), (1, 0)))), 1.0))  # the most uncertain run
     assert d_opt["N"].iloc[0] == pytest.approx(pool["N"].iloc[first])
     ours = bl.suggest_runs(fit, pool, target={"C": 1e24}, budget=budget)
     assert ours["target_sd_after"].iloc[-1] <= min(cheapest["target_sd_after"].iloc[-1],

@@ -22,6 +22,7 @@ Student-t likelihood, the scale, not the variance, which is infinite for nu <= 2
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -43,7 +44,9 @@ def suggest_runs(fit, candidates: pd.DataFrame, *, target: Mapping[str, float], 
     candidates: one row per run that could be trained, with the law's covariates (and lr,
         batch_size for a penalised fit); other columns are kept.
     target: {"N": ..., "D": ...} (the law's loss there) or {"C": ...} (the compute-optimal loss
-        at that budget [FLOPs], for laws in N and D).
+        at that budget [FLOPs], for laws in N and D); arrays give a target region of several
+        points, whose summed variance is reduced (A-optimal over the region; the sds reported are
+        then the root mean of the points' variances).
     budget: total cost allowed (in the cost's units); k: at most this many runs. One of them is
         needed.
     cost: "6ND" (training FLOPs) or the name of a candidates column.
@@ -64,24 +67,48 @@ def suggest_runs(fit, candidates: pd.DataFrame, *, target: Mapping[str, float], 
     target_draws = _target_log_loss(fit, draws, target)
     candidate_draws = forecast.log_loss_draws(fit.spec, draws, _candidate_targets(fit, candidates), fit.tables)
     noise_variance = float(np.median(draws["sigma"] ** 2))
-    covariance = np.cov(np.column_stack([target_draws, candidate_draws]), rowvar=False)
+    joint = Joint(np.cov(np.column_stack([target_draws, candidate_draws]), rowvar=False), target_draws.shape[1])
     if strategy == "suggest":
-        return _greedy_batch(candidates, costs, covariance, noise_variance, budget, k)
+        return _greedy_batch(candidates, costs, joint, noise_variance, budget, k)
     if strategy == "d_optimal":
-        return _greedy(candidates, costs, covariance, noise_variance, budget, k, per_cost=True, gain=information_gain)
+        return _greedy(candidates, costs, joint, noise_variance, budget, k, per_cost=True, gain=information_gain)
     order = np.random.default_rng(seed).permutation(len(costs)) if strategy == "random" else np.argsort(costs, kind="stable")
-    return _in_order(candidates, costs, covariance, noise_variance, order, budget, k)
+    return _in_order(candidates, costs, joint, noise_variance, order, budget, k)
 
 
-def variance_reduction(covariance: np.ndarray, noise_variance: float) -> np.ndarray:
-    """Reduction of Var(T) (row/column 0) from observing each candidate (1..M) with that noise."""
-    return covariance[0, 1:] ** 2 / (np.diag(covariance)[1:] + noise_variance)
+@dataclass(frozen=True)
+class Joint:
+    """The joint covariance of the targets' log losses (the first ``targets`` rows) and the
+    candidates' (the rest), across posterior draws."""
+
+    covariance: np.ndarray
+    targets: int = 1
+
+    def reduction(self, noise_variance: float) -> np.ndarray:
+        """Reduction of the targets' summed variance from observing each candidate."""
+        return variance_reduction(self.covariance, noise_variance, self.targets)
+
+    def observe(self, j: int, noise_variance: float) -> "Joint":
+        """The joint after observing candidate j (0-based)."""
+        return Joint(condition_on(self.covariance, j + self.targets, noise_variance), self.targets)
+
+    @property
+    def target_sd(self) -> float:
+        """Root mean of the targets' variances [log-loss units]."""
+        return float(np.sqrt(max(np.trace(self.covariance[: self.targets, : self.targets]) / self.targets, 0.0)))
 
 
-def information_gain(covariance: np.ndarray, noise_variance: float) -> np.ndarray:
+def variance_reduction(covariance: np.ndarray, noise_variance: float, targets: int = 1) -> np.ndarray:
+    """Reduction of the summed variance of the targets (the first ``targets`` rows) from observing
+    each candidate (the remaining rows) with that noise: sum_t Cov(T_t, F_j)^2 / (Var(F_j) + s^2)."""
+    cross = covariance[:targets, targets:]
+    return (cross**2).sum(axis=0) / (np.diag(covariance)[targets:] + noise_variance)
+
+
+def information_gain(joint: Joint, noise_variance: float) -> np.ndarray:
     """Information each candidate's measurement gives about the law's parameters [nats]: the log
     of the D-optimal criterion's determinant ratio, log(1 + Var(F_j) / s^2), in the linear model."""
-    return np.log1p(np.diag(covariance)[1:] / noise_variance)
+    return np.log1p(np.diag(joint.covariance)[joint.targets:] / noise_variance)
 
 
 def condition_on(covariance: np.ndarray, j: int, noise_variance: float) -> np.ndarray:
@@ -90,38 +117,38 @@ def condition_on(covariance: np.ndarray, j: int, noise_variance: float) -> np.nd
     return covariance - np.outer(column, column) / (covariance[j, j] + noise_variance)
 
 
-def _greedy_batch(candidates, costs, covariance, noise_variance, budget, k) -> pd.DataFrame:
+def _greedy_batch(candidates, costs, joint: Joint, noise_variance, budget, k) -> pd.DataFrame:
     """The greedy batch by reduction per cost; under a budget, also the one by reduction alone,
     keeping the batch that narrows the target more (per-cost greedy alone can fill a budget with
     cheap runs that teach little; taking the better of the two is the standard remedy for
     budgeted greedy selection, Khuller et al. 1999, Leskovec et al. 2007)."""
-    batch = _greedy(candidates, costs, covariance, noise_variance, budget, k, per_cost=True)
+    batch = _greedy(candidates, costs, joint, noise_variance, budget, k, per_cost=True)
     if budget is not None:
-        by_gain = _greedy(candidates, costs, covariance, noise_variance, budget, k, per_cost=False)
+        by_gain = _greedy(candidates, costs, joint, noise_variance, budget, k, per_cost=False)
         if by_gain["target_sd_after"].iloc[-1] < batch["target_sd_after"].iloc[-1]:
             batch = by_gain
     return batch
 
 
-def _greedy(candidates, costs, covariance, noise_variance, budget, k, per_cost: bool,
-            gain=variance_reduction) -> pd.DataFrame:
+def _greedy(candidates, costs, joint: Joint, noise_variance, budget, k, per_cost: bool,
+            gain=Joint.reduction) -> pd.DataFrame:
     remaining = np.inf if budget is None else float(budget)
     available = np.ones(len(candidates), dtype=bool)
-    order, current = [], covariance
+    order, current = [], joint
     while (k is None or len(order) < k) and available.any():
         value = gain(current, noise_variance)
         score = np.where(available & (costs <= remaining), value / costs if per_cost else value, -np.inf)
         j = int(np.argmax(score))
         if not np.isfinite(score[j]):
             break
-        current = condition_on(current, j + 1, noise_variance)
+        current = current.observe(j, noise_variance)
         remaining -= costs[j]
         available[j] = False
         order.append(j)
-    return _batch_table(candidates, costs, covariance, noise_variance, order, budget)
+    return _batch_table(candidates, costs, joint, noise_variance, order, budget)
 
 
-def _in_order(candidates, costs, covariance, noise_variance, order, budget, k) -> pd.DataFrame:
+def _in_order(candidates, costs, joint: Joint, noise_variance, order, budget, k) -> pd.DataFrame:
     """The runs taken in a fixed order while they fit the budget (skipping those that do not)."""
     remaining, chosen = (np.inf if budget is None else float(budget)), []
     for j in order:
@@ -130,33 +157,31 @@ def _in_order(candidates, costs, covariance, noise_variance, order, budget, k) -
         if costs[j] <= remaining:
             chosen.append(int(j))
             remaining -= costs[j]
-    return _batch_table(candidates, costs, covariance, noise_variance, chosen, budget)
+    return _batch_table(candidates, costs, joint, noise_variance, chosen, budget)
 
 
-def _batch_table(candidates, costs, covariance, noise_variance, order, budget) -> pd.DataFrame:
+def _batch_table(candidates, costs, joint: Joint, noise_variance, order, budget) -> pd.DataFrame:
     """The chosen candidates in order, with the target's predicted sd before and after each run
     (conditioning the joint covariance on the runs one by one) and the cumulative cost."""
     if not order:
         raise ValueError(f"no candidate fits the budget {budget:g} (the cheapest costs {costs.min():g})")
     rows, spent = [], 0.0
     for j in order:
-        reduction = variance_reduction(covariance, noise_variance)[j]
-        before = covariance[0, 0]
-        covariance = condition_on(covariance, j + 1, noise_variance)
+        reduction = joint.reduction(noise_variance)[j]
+        before = joint.target_sd
+        joint = joint.observe(j, noise_variance)
         spent += costs[j]
-        rows.append({"cost": costs[j], "target_sd_before": np.sqrt(before),
-                     "target_sd_after": np.sqrt(max(covariance[0, 0], 0.0)), "variance_reduction": reduction,
+        rows.append({"cost": costs[j], "target_sd_before": before,
+                     "target_sd_after": joint.target_sd, "variance_reduction": reduction,
                      "reduction_per_cost": reduction / costs[j], "cumulative_cost": spent})
     return candidates.iloc[order].reset_index(drop=True).join(pd.DataFrame(rows))
-def _target_log_loss(fit, draws: Mapping[str, np.ndarray], target: Mapping[str, float]) -> np.ndarray:
-    """(S,) draws of the target's log loss: at (N, D), or compute-optimal at C for laws in N and D."""
-    values = {k: float(v) for k, v in target.items()}
+def _target_log_loss(fit, draws: Mapping[str, np.ndarray], target: Mapping) -> np.ndarray:
+    """(S, m) draws of the targets' log loss: at (N, D), or compute-optimal at C for laws in N and D."""
+    values = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in target.items()}
     if set(values) == {"C"} and "C" not in fit.law.covariates:
-        return np.log(forecast.compute_optimal_draws(fit.law, draws, np.array([values["C"]]))["loss_opt"][:, 0])
+        return np.log(forecast.compute_optimal_draws(fit.law, draws, values["C"])["loss_opt"])
     targets = forecast.target_covariates(fit.law, terms=fit.spec.terms, **values)
-    if len(targets) != 1:
-        raise ValueError(f"target must be one point; got {values}")
-    return forecast.log_loss_draws(fit.spec, draws, targets, fit.tables)[:, 0]
+    return forecast.log_loss_draws(fit.spec, draws, targets, fit.tables)
 
 
 def _candidate_targets(fit, candidates: pd.DataFrame) -> pd.DataFrame:

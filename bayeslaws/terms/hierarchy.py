@@ -65,7 +65,8 @@ class Hierarchy(Term):
     params: the law parameters that vary by family (None: all but E; resolved by for_law).
     correlated: an LKJ prior on the correlation of the families' offsets (e.g. A with alpha).
     scale: HalfNormal scale of the population sds [log units for positive parameters].
-    pooling: "partial" (the sds are learnt) or "none" (fixed at NO_POOLING_SD: families apart).
+    pooling: "partial" (the sds are learnt) or "none" (each fixed at the scale of the parameter's
+        default prior: families apart).
     """
 
     column: str = "family"
@@ -126,7 +127,7 @@ class Hierarchy(Term):
         if self.pooling == "none":
             return {}
         priors = {self.sd_name(p): (lambda: dist.HalfNormal(float(self.scale))) for p in self.params}
-        if self.correlated:
+        if self.correlated and len(self.params) > 1:
             k = len(self.params)
             priors[f"{self.corr_name}_cholesky"] = lambda: dist.LKJCholesky(k, LKJ_CONCENTRATION)
         return priors

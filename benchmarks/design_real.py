@@ -1,0 +1,83 @@
+"""Which runs to add, on real pools (issue 16, "Real pools").
+
+Porian et al.'s tuned RefinedWeb isoFLOP points (121 runs) and datablations' final losses (296
+runs). The target region is the top decile of compute; the pool is every other run. The design
+starts from the 10 cheapest runs of the pool (fitted first, counted as spent), then each strategy
+picks one batch with 5 % or 10 % of the pool's total cost from the rest of the pool, aiming at the
+whole target region (bl.suggest_runs with the region's N and D: the summed variance of its log
+losses). chinchilla is refitted on the initial plus chosen runs, and scored on the target region:
+R^2 of the posterior-median loss against the observed losses, median relative error and 90 %
+predictive coverage. Random choice is repeated over 5 seeds (mean shown); beside them, a fit on the
+whole pool.
+
+Usage: python benchmarks/design_real.py
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+import bayeslaws as bl
+from bayeslaws.results.backtest import score_runs
+from extrapolation import real_datasets
+
+FRACTIONS = (0.05, 0.10)
+STRATEGIES = ("suggest", "random", "cheapest", "d_optimal")
+RANDOM_SEEDS = 5
+INITIAL = 10
+FIT = {"chains": 4, "warmup": 500, "draws": 500, "progress": False}
+
+
+def split(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(initial, pool, target region): the top compute decile is the target; the 10 cheapest other
+    runs start the design."""
+    cut = runs["C"].quantile(0.9)
+    target, pool = runs[runs["C"] > cut], runs[runs["C"] <= cut].sort_values("C", kind="stable")
+    return pool.iloc[:INITIAL], pool.iloc[INITIAL:].reset_index(drop=True), target.reset_index(drop=True)
+
+
+def r_squared(scores: pd.DataFrame) -> float:
+    observed, predicted = scores["observed"].to_numpy(), scores["median"].to_numpy()
+    return float(1 - np.sum((observed - predicted) ** 2) / np.sum((observed - observed.mean()) ** 2))
+
+
+def main() -> None:
+    started = time.perf_counter()
+    for name, runs in real_datasets(["porian_rw", "datablations"]).items():
+        runs = runs[["N", "D", "C", "loss"]]
+        initial, pool, target = split(runs)
+        total = float((6 * pool["N"] * pool["D"]).sum())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first = bl.fit(initial, seed=0, **FIT)
+        tables = {}
+        for fraction in FRACTIONS:
+            for strategy in STRATEGIES:
+                for seed in range(RANDOM_SEEDS if strategy == "random" else 1):
+                    batch = bl.suggest_runs(first, pool, target={"N": target["N"], "D": target["D"]},
+                                            budget=fraction * total, strategy=strategy, seed=seed)
+                    tables[(fraction, strategy, seed)] = pd.concat([initial, batch[["N", "D", "C", "loss"]]],
+                                                                   ignore_index=True)
+        tables[(1.0, "whole pool", 0)] = pd.concat([initial, pool], ignore_index=True)
+        rows = []
+        for key, table in tables.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = bl.fit(table, seed=0, **FIT)
+            scores = score_runs(fit, target)
+            rows.append({"budget": key[0], "strategy": key[1], "seed": key[2], "runs": len(table) - INITIAL,
+                         "R2": r_squared(scores),
+                         "median_rel_error": float(np.median(np.abs(scores["median"] - scores["observed"]) / scores["observed"])),
+                         "coverage_90": float(scores["covered_90"].mean()), "max_r_hat": fit.diagnostics["max_r_hat"]})
+        table = pd.DataFrame(rows).groupby(["budget", "strategy"]).mean(numeric_only=True).drop(columns="seed")
+        print(f"\n{name}: {len(initial)} initial runs, pool {len(pool)}, target region {len(target)} runs "
+              f"(C > {runs['C'].quantile(0.9):.3g} FLOPs); {time.perf_counter() - started:.0f} s")
+        print(table.to_string(float_format=lambda x: f"{x:.4f}"), flush=True)
+
+
+if __name__ == "__main__":
+    main()
