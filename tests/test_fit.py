@@ -92,8 +92,8 @@ class _ShiftedE:
     def __init__(self, fit, shift):
         self.law, self.response, self._fit, self._shift = fit.law, fit.response, fit, shift
 
-    def draws(self):
-        return {**self._fit.draws(), "E": self._fit.draws()["E"] + self._shift}
+    def law_draws(self, family=None):
+        return {**self._fit.law_draws(family), "E": self._fit.draws()["E"] + self._shift}
 
 
 @pytest.mark.slow
