@@ -31,10 +31,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..data import RunTable, load_runs, summarise_draws
+from ..data import RunTable, load_runs
 from ..laws import Law, get_law
 from ..model import ModelSpec, bucket_size, get_likelihood
-from ..model.draws import law_log_loss_draws, predictive_log_loss_draws, target_covariates
+from ..model.draws import law_log_loss_draws, predictive_log_loss_draws, summary_columns, target_covariates
 from . import diagnostics, nuts
 
 # A short schedule: the Laplace start and fixed mass matrix leave warmup only the step size to
@@ -68,7 +68,7 @@ class ManyFits:
         return self.flat_draws(self.index(name))
 
     def index(self, name) -> int:
-        """The position of the fit called ``name`` (or given by position)."""
+        """The position of the fit called ``name``."""
         if str(name) in self.names:
             return self.names.index(str(name))
         raise KeyError(f"no fit named {name!r}; names: {self.names}")
@@ -92,10 +92,8 @@ class ManyFits:
             draws = self.flat_draws(i)
             log_loss = law_log_loss_draws(self.law, draws, targets)
             new_run = predictive_log_loss_draws(likelihood, draws, log_loss, seed)
-            with np.errstate(over="ignore"):
-                columns = {**summarise_draws(np.exp(log_loss), response, ci_prob),
-                           **{k: v for k, v in summarise_draws(np.exp(new_run), f"{response}_pred", ci_prob).items()
-                              if not k.endswith("_mean")}}
+            with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 is inf (see finite_quantiles)
+                columns = summary_columns(response, np.exp(log_loss), np.exp(new_run), ci_prob)
             frames.append(targets.assign(**columns).assign(fit=name))
         out = pd.concat(frames, ignore_index=True)
         return out[["fit"] + [c for c in out.columns if c != "fit"]]

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from ..data import summarise_draws
 from ..laws import Law
 from .likelihoods import Likelihood
 
@@ -73,3 +74,9 @@ def predictive_log_loss_draws(likelihood: Likelihood, draws: Mapping[str, np.nda
     (scale: see predictive_distribution)."""
     distribution = predictive_distribution(likelihood, draws, log_loss, scale)
     return np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64)
+
+
+def summary_columns(prefix: str, mean_draws: np.ndarray, new_run_draws: np.ndarray, ci_prob: float) -> dict:
+    """<prefix>_* (mean function) and <prefix>_pred_* (a new run, without its mean) columns."""
+    pred = summarise_draws(new_run_draws, f"{prefix}_pred", ci_prob)
+    return {**summarise_draws(mean_draws, prefix, ci_prob), **{k: v for k, v in pred.items() if not k.endswith("_mean")}}

@@ -13,11 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..data import summarise_draws
 from ..laws import Law
 from ..model import ModelSpec
 from ..model.draws import (COMPUTE_PER_TOKEN_PARAM, law_log_loss_draws, predictive_distribution,  # noqa: F401
-                           predictive_log_loss_draws, target_covariates)
+                           predictive_log_loss_draws, summary_columns, target_covariates)
 from ..terms.link import LinkTerm
 
 
@@ -42,12 +41,6 @@ def read_covariates(spec: ModelSpec, available: Mapping) -> dict:
         names += ["N", "D"]
     names += [n for term in spec.terms for n in term.target_names()]
     return {c: available[c] for c in dict.fromkeys(names) if c in available}
-
-
-def summary_columns(prefix: str, mean_draws: np.ndarray, new_run_draws: np.ndarray, ci_prob: float) -> dict:
-    """<prefix>_* (mean function) and <prefix>_pred_* (a new run, without its mean) columns."""
-    pred = summarise_draws(new_run_draws, f"{prefix}_pred", ci_prob)
-    return {**summarise_draws(mean_draws, prefix, ci_prob), **{k: v for k, v in pred.items() if not k.endswith("_mean")}}
 
 
 def long_table(targets: pd.DataFrame, per_draw: Mapping[str, np.ndarray]) -> pd.DataFrame:
