@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--groups", help="column naming each run's family: per-family parameters from a population "
                                       "(the JSON gains a block per family)")
     fit.add_argument("--hierarchical", type=_names, help="with --groups: the parameters that vary by family "
-                                                          "(default: all but E), e.g. A,alpha")
+                                                          "(default: all but E and chance), e.g. A,alpha")
     _sampler_options(fit)
     fit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     fit.set_defaults(command=_fit_command)
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     families.add_argument("csv", help="CSV file of runs with a family column")
     families.add_argument("--law", default="chinchilla", help="law name (see `bayeslaws laws`)")
     families.add_argument("--groups", default="family", help="the family column (default: family)")
-    families.add_argument("--hierarchical", type=_names, help="parameters that vary by family (default: all but E)")
+    families.add_argument("--hierarchical", type=_names, help="parameters that vary by family (default: all but E and chance)")
     families.add_argument("--a", required=True, help="first family's label")
     families.add_argument("--b", required=True, help="second family's label")
     families.add_argument("--at", type=_pairs_of_numbers, action="append", required=True,

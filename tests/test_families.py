@@ -106,6 +106,17 @@ def test_family_parameters_move_the_law_at_the_centre_not_at_zero():
         Hierarchy(params=("gamma",)).for_law(CHINCHILLA)
 
 
+def test_a_probability_parameter_varies_on_the_logit_scale():
+    """A family's error floor stays in (0, 1) however far its offset goes (it once went negative,
+    and the log error of that family was NaN)."""
+    term = Hierarchy(params=("floor",)).for_law(bl.get_law("sigmoid_compute"))
+    assert term.probabilities == ("floor",)
+    values = family_parameters(term, {"floor": 0.3}, np.array([[-5.0], [0.0], [5.0]]), {"C": 50.0}, np)
+    logit = np.log(0.3 / 0.7) + np.array([-5.0, 0.0, 5.0])
+    np.testing.assert_allclose(values["floor"], 1 / (1 + np.exp(-logit)))
+    assert np.all((values["floor"] > 0) & (values["floor"] < 1))
+
+
 def test_simulated_families_follow_the_population():
     zoo = bl.simulate_families(runs_per_family=(2, 3, 5), spread=0.1, seed=0)
     assert list(zoo.runs.groupby("family").size()) == [2, 3, 5]

@@ -6,7 +6,8 @@ For each varying parameter p of the law and each family g (non-centred):
     log p_g = log p + sd_p z_gp,   z_g ~ Normal(0, I)   (or z_g ~ Normal(0, R), R ~ LKJ(2))
 
 on the log scale for positive parameters (prefactors, exponents: a family's value is its
-population value times a factor), additively for real ones. p, the population value, keeps the
+population value times a factor), on the logit scale for parameters in (0, 1) (a benchmark's
+chance level or error floor: a family's value stays a probability), additively for real ones. p, the population value, keeps the
 law's prior; sd_p ~ HalfNormal(scale) [log units: 0.3 means families typically differ by a
 factor of about 1.3]. With few runs per family the population pulls each family towards the
 others; with many runs each family follows its own runs. ``groups=None`` (one pooled fit) and
@@ -18,8 +19,9 @@ with a steeper exponent keeps its loss there instead of swinging it by (alpha_g 
 (which would tie every family's A to its alpha). Scales whose centring coefficient varies (A when
 alpha varies) therefore vary by family too, and are reported per family.
 
-Default varying parameters: every parameter of the law but the irreducible loss E. Families that
-share a tokenizer and evaluation data share the entropy floor of the text; what differs between
+Default varying parameters: every parameter of the law but the irreducible loss E (and, for a
+benchmark's error, its chance level). Families that share a tokenizer and evaluation data share
+the entropy floor of the text, and the guessing error of a benchmark; what differs between
 architectures, data mixes and optimisers is how fast loss falls with N and D (prefactors and
 exponents; the Hitchhiker's Guide's per-family A, alpha, B, beta). Give ``params=`` to choose.
 
@@ -52,7 +54,9 @@ from ..model.term import Tables, Term
 
 POOLINGS = ("partial", "none")
 NO_POOLING_SD = 1.0  # pooling="none", for a parameter whose default prior has no scale
-SHARED_BY_DEFAULT = ("E",)  # the irreducible loss: shared by the families of one evaluation set
+# Properties of the evaluation, not of a family: the irreducible loss of the validation text, and
+# a benchmark's chance level (the error of guessing). Shared by every family scored on it.
+SHARED_BY_DEFAULT = ("E", "chance")
 SD_SCALE = 0.3  # HalfNormal scale of each population sd [log units for positive parameters]
 LKJ_CONCENTRATION = 2.0  # > 1: correlations near 0 unless the families say otherwise
 
@@ -62,7 +66,7 @@ class Hierarchy(Term):
     """Per-family law parameters from a population distribution.
 
     column: the run-table column naming each run's family (any labels; read as text).
-    params: the law parameters that vary by family (None: all but E; resolved by for_law).
+    params: the law parameters that vary by family (None: all but E and chance; resolved by for_law).
     correlated: an LKJ prior on the correlation of the families' offsets (e.g. A with alpha).
     scale: HalfNormal scale of the population sds [log units for positive parameters].
     pooling: "partial" (the sds are learnt) or "none" (each fixed at the scale of the parameter's
@@ -111,6 +115,11 @@ class Hierarchy(Term):
     def positive(self) -> tuple[str, ...]:
         """Varying parameters with positive support (offsets on the log scale)."""
         return tuple(p for p in self.params if self.law.priors[p]().support is dist.constraints.positive)
+
+    @property
+    def probabilities(self) -> tuple[str, ...]:
+        """Varying parameters in (0, 1) (offsets on the logit scale)."""
+        return tuple(p for p in self.params if self.law.priors[p]().support is dist.constraints.unit_interval)
 
     def sd_name(self, param: str) -> str:
         return f"{param}_{self.column}_sd"
@@ -251,7 +260,7 @@ class FittedHierarchy:
 
 def family_parameters(term: Hierarchy, params: Mapping, offsets, centre: Mapping, xp) -> dict:
     """Each family's values of the varying parameters (original units; with log_<p> for positive
-    ones) from the population's ``params`` and the offsets (..., G, K) in ``term.params`` order.
+    ones; probabilities offset on the logit scale) from the population's ``params`` and the offsets (..., G, K) in ``term.params`` order.
     xp: jax.numpy in the model, numpy in forecasts. A scale centred on a varying coefficient moves
     by (coefficient_g - coefficient) * centre, so its value at the runs' centre is what varies."""
     out = {}
@@ -259,6 +268,9 @@ def family_parameters(term: Hierarchy, params: Mapping, offsets, centre: Mapping
         if name in term.positive:
             out[f"log_{name}"] = params[f"log_{name}"] + offsets[..., k]
             out[name] = xp.exp(out[f"log_{name}"])
+        elif name in term.probabilities:
+            logit = xp.log(params[name]) - xp.log1p(-params[name]) + offsets[..., k]
+            out[name] = 1.0 / (1.0 + xp.exp(-logit))
         else:
             out[name] = params[name] + offsets[..., k]
     family = {**params, **out}
