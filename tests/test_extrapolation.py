@@ -119,9 +119,13 @@ def test_compare_puts_loo_beside_the_held_out_scores(result):
     assert f"{table['elpd_loo'].iloc[0]:.4g}" in text  # real numbers, not ArviZ's 1-figure rounding
 
 
+@pytest.fixture(scope="module")
+def stack(result):
+    return bl.stack(result, weights={"chinchilla": 0.5, "kaplan": 0.5})
+
+
 @pytest.mark.slow
-def test_stack_mixes_the_laws_by_weight(result):
-    stack = bl.stack(result, weights={"chinchilla": 0.5, "kaplan": 0.5})
+def test_stack_mixes_the_laws_by_weight(result, stack):
     target = {"N": 3e10, "D": 6e11}
     per_draw = stack.predict(draws=True, **target)
     assert per_draw["law"].value_counts(normalize=True)["chinchilla"] == pytest.approx(0.5, abs=0.05)
@@ -134,6 +138,23 @@ def test_stack_mixes_the_laws_by_weight(result):
     optimum = stack.compute_optimal([1e22, 1e23])
     assert (optimum["N_opt_median"].diff().dropna() > 0).all()
     assert stack.plot(target=target) is not None and result.plot() is not None
+
+
+@pytest.mark.slow
+def test_design_with_a_stack_picks_runs_that_tell_the_laws_apart(stack):
+    """With two laws, the target's uncertainty includes which law is right; the first run chosen
+    lies where the laws' forecasts differ (the chinchilla fit alone picks where its own
+    parameters are least known, which need not be there)."""
+    pool = bl.isoflop_candidates([1e18, 1e19, 1e20, 1e21, 1e22], 12)
+    medians = [np.log(fit.predict(N=pool["N"].to_numpy(), D=pool["D"].to_numpy())["loss_median"].to_numpy())
+               for fit in stack.fits.values()]
+    disagreement = pd.Series(np.abs(medians[0] - medians[1]), index=pd.MultiIndex.from_frame(pool[["N", "D"]]))
+    mixed = bl.suggest_runs(stack, pool, target={"C": 1e23}, k=2)
+    alone = bl.suggest_runs(stack.fits["chinchilla"], pool, target={"C": 1e23}, k=2)
+    picked = disagreement[tuple(mixed[["N", "D"]].iloc[0])]
+    assert picked > np.quantile(disagreement, 0.75)
+    assert mixed["target_sd_before"].iloc[0] > 2 * alone["target_sd_before"].iloc[0]  # the laws' spread
+    assert mixed["target_sd_after"].iloc[0] < 0.7 * mixed["target_sd_before"].iloc[0]
 
 
 @pytest.mark.slow

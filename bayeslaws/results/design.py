@@ -29,18 +29,23 @@ import numpy as np
 import pandas as pd
 
 from . import forecast
+from .fit import Fit
 from .forecast import COMPUTE_PER_TOKEN_PARAM
+from .stacking import Stack
 
 
 STRATEGIES = ("suggest", "random", "cheapest", "d_optimal")
 
 
-def suggest_runs(fit, candidates: pd.DataFrame, *, target: Mapping[str, float], budget: float | None = None,
+def suggest_runs(fit: Fit | Stack, candidates: pd.DataFrame, *, target: Mapping[str, float], budget: float | None = None,
                  k: int | None = None, cost: str = "6ND", strategy: str = "suggest", seed: int = 0) -> pd.DataFrame:
     """Rank candidate runs for a batch: the greedy choice of runs that most reduce the variance of
     the target forecast per unit of cost, each taking the earlier ones' outcomes into account
     (under a budget, the greedy choice by reduction alone instead when it narrows the target more).
 
+    fit: a Fit, or a Stack of several laws (bl.stack): the joint covariance is then the mixture's,
+        whose between-law part makes the runs where the laws disagree, in step with their
+        disagreement at the target, worth most (model uncertainty counts).
     candidates: one row per run that could be trained, with the law's covariates (and lr,
         batch_size for a penalised fit); other columns are kept.
     target: {"N": ..., "D": ...} (the law's loss there) or {"C": ...} (the compute-optimal loss
@@ -63,10 +68,11 @@ def suggest_runs(fit, candidates: pd.DataFrame, *, target: Mapping[str, float], 
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {list(STRATEGIES)}; got {strategy!r}")
     costs = _costs(candidates, cost)
-    draws = fit.draws()
-    target_draws = _target_log_loss(fit, draws, target)
-    candidate_draws = forecast.log_loss_draws(fit.spec, draws, _candidate_targets(fit, candidates), fit.tables)
-    noise_variance = float(np.median(draws["sigma"] ** 2))
+    if isinstance(fit, Stack):
+        target_draws, candidate_draws, noise_draws = _stack_draws(fit, candidates, target, seed)
+    else:
+        target_draws, candidate_draws, noise_draws = _law_draws(fit, candidates, target)
+    noise_variance = float(np.median(noise_draws))
     joint = Joint(np.cov(np.column_stack([target_draws, candidate_draws]), rowvar=False), target_draws.shape[1])
     if strategy == "suggest":
         return _greedy_batch(candidates, costs, joint, noise_variance, budget, k)
@@ -175,6 +181,21 @@ def _batch_table(candidates, costs, joint: Joint, noise_variance, order, budget)
                      "target_sd_after": joint.target_sd, "variance_reduction": reduction,
                      "reduction_per_cost": reduction / costs[j], "cumulative_cost": spent})
     return candidates.iloc[order].reset_index(drop=True).join(pd.DataFrame(rows))
+def _law_draws(fit: Fit, candidates: pd.DataFrame, target: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One law's posterior draws of the targets' log loss (S, m), the candidates' (S, n) and the
+    noise variance sigma^2 (S,)."""
+    draws = fit.draws()
+    candidate_draws = forecast.log_loss_draws(fit.spec, draws, _candidate_targets(fit, candidates), fit.tables)
+    return _target_log_loss(fit, draws, target), candidate_draws, np.asarray(draws["sigma"]) ** 2
+
+
+def _stack_draws(stack: Stack, candidates: pd.DataFrame, target: Mapping, seed: int):
+    """The same draws for a stack: each law's, mixed by the stacking weights (Stack.mixture)."""
+    per_law = {name: _law_draws(fit, candidates, target) for name, fit in stack.fits.items()}
+    plan = stack.mixture(seed=seed)
+    return tuple(np.concatenate([per_law[law][part][index] for law, index in plan]) for part in range(3))
+
+
 def _target_log_loss(fit, draws: Mapping[str, np.ndarray], target: Mapping) -> np.ndarray:
     """(S, m) draws of the targets' log loss: at (N, D), or compute-optimal at C for laws in N and D."""
     values = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in target.items()}
