@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import warnings
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
+from arviz_stats import summary as arviz_summary  # ArviZ's summary without its plotting package (import time)
 
 from ..data import quantile_name
 
@@ -26,7 +26,7 @@ def parameter_table(tree: xr.DataTree, names: list[str], ci_prob: float = 0.9) -
     # az.summary's mcse_sd raises float32 draws to the 4th power, which overflows for parameters
     # like Kaplan's N_c ~ 1e13; that column is not reported, so its warnings are silenced.
     with np.errstate(over="ignore", invalid="ignore"):
-        table = az.summary(tree, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
+        table = arviz_summary(tree, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
     bounds = [c for c in table.columns if c.endswith("_lb") or c.endswith("_ub")]
     table = table.rename(columns=dict(zip(bounds, (quantile_name(lo), quantile_name(hi)))))
     medians = {}  # by ArviZ's row label: the name, or name[label, ...] for each element of a vector site

@@ -9,7 +9,7 @@ dim (e.g. "link_run"), and its constant columns are prefixed with the table name
 
 from __future__ import annotations
 
-import arviz as az
+from arviz_base import from_dict  # ArviZ's converter without its plotting package (import time)
 import numpy as np
 import xarray as xr
 
@@ -44,7 +44,7 @@ def to_datatree(spec: ModelSpec, tables: Tables, samples: dict) -> xr.DataTree:
             name = column if table == "runs" else f"{table}_{column}"
             dims[name] = [dim]
             groups["constant_data"][name] = tables[table].frame[column].to_numpy(np.float64)
-    return az.from_dict(groups, dims=dims, coords=coords)
+    return from_dict(groups, dims=dims, coords=coords)
 
 
 def _extras(spec: ModelSpec, tables: Tables, samples: dict) -> dict:
