@@ -4,8 +4,9 @@ Per seed and truth: 12 initial runs (isoFLOP budgets 1e17, 3e17 and 1e18 FLOPs, 
 and a pool of 56 candidates (7 budgets from 3e18 to 1e21 FLOPs, 8 sizes each, +-0.6 decades
 around 20 tokens per parameter), 1 % noise. The target is the compute-optimal loss at 1e23 FLOPs.
 chinchilla is fitted to the initial runs; each strategy picks one batch with 1 %, 5 % and 10 % of
-the pool's total cost (bl.suggest_runs, strategy=...); the batch is "trained" (truth + noise) and
-chinchilla refitted (bl.fit_many, one program for every batch). Scored: the target forecast's
+the pool's total cost (bl.suggest_runs, strategy=...); the batch is "trained" (truth + noise, one
+noise draw per pool run, shared by every strategy that picks it: common random numbers, so the
+comparison is paired) and chinchilla refitted (bl.fit_many, one program for every batch). Scored: the target forecast's
 absolute relative error (posterior median against the truth's compute-optimal loss) and whether
 its 90 % interval holds the truth; beside them, a fit on the whole pool.
 
@@ -32,7 +33,12 @@ from extrapolation import TRUTHS
 
 TARGET = {"C": 1e23}
 FRACTIONS = (0.01, 0.05, 0.10)
-STRATEGIES = ("suggest", "random", "cheapest", "d_optimal")
+STRATEGIES = {  # name: suggest_runs options
+    "suggest": {"strategy": "suggest"},
+    "random": {"strategy": "random"},
+    "cheapest": {"strategy": "cheapest"},
+    "d_optimal": {"strategy": "d_optimal"},
+}
 NOISE = 0.01
 FIT = {"chains": 4, "warmup": 500, "draws": 500, "progress": False}
 
@@ -52,13 +58,16 @@ def one_seed(truth_name: str, seed: int) -> list[dict]:
     make_law, params = TRUTHS[truth_name]
     law = make_law()
     rng = np.random.default_rng(seed)
+    initial = isoflop_grid([1e17, 3e17, 1e18], 4, 0.6)
+    initial["loss"] = true_loss(law, params, initial) * np.exp(NOISE * rng.standard_normal(len(initial)))
+    pool = isoflop_grid(np.geomspace(3e18, 1e21, 7), 8, 0.6)
+    pool_noise = NOISE * rng.standard_normal(len(pool))  # one outcome per pool run, whichever strategy picks it
 
     def measure(rows):
-        return true_loss(law, params, rows) * np.exp(NOISE * rng.standard_normal(len(rows)))
-
-    initial = isoflop_grid([1e17, 3e17, 1e18], 4, 0.6)
-    initial["loss"] = measure(initial)
-    pool = isoflop_grid(np.geomspace(3e18, 1e21, 7), 8, 0.6)
+        """The runs' losses: the truth times each pool run's own noise (common random numbers, so
+        that strategies that choose the same run see the same outcome and compare paired)."""
+        index = pool.reset_index().merge(rows[["N", "D"]], on=["N", "D"], how="right")["index"].to_numpy()
+        return true_loss(law, params, rows) * np.exp(pool_noise[index])
     total = float((6 * pool["N"] * pool["D"]).sum())
     truth = target_truth(law, params)
     with warnings.catch_warnings():
@@ -66,8 +75,8 @@ def one_seed(truth_name: str, seed: int) -> list[dict]:
         first = bl.fit(initial, seed=seed, **FIT)
     tables, labels = {}, []
     for fraction in FRACTIONS:
-        for strategy in STRATEGIES:
-            batch = bl.suggest_runs(first, pool, target=TARGET, budget=fraction * total, strategy=strategy, seed=seed)
+        for strategy, options in STRATEGIES.items():
+            batch = bl.suggest_runs(first, pool, target=TARGET, budget=fraction * total, seed=seed, **options)
             added = batch[["N", "D", "C"]].assign(loss=measure(batch))
             tables[f"{strategy}@{fraction}"] = pd.concat([initial, added], ignore_index=True)
             labels.append((fraction, strategy, len(batch), float(batch["cumulative_cost"].iloc[-1]) / total))

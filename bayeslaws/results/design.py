@@ -99,9 +99,14 @@ class Joint:
         return Joint(condition_on(self.covariance, j + self.targets, noise_variance), self.targets)
 
     @property
+    def target_variance(self) -> float:
+        """Summed variance of the targets [log-loss units squared]."""
+        return float(np.trace(self.covariance[: self.targets, : self.targets]))
+
+    @property
     def target_sd(self) -> float:
         """Root mean of the targets' variances [log-loss units]."""
-        return float(np.sqrt(max(np.trace(self.covariance[: self.targets, : self.targets]) / self.targets, 0.0)))
+        return float(np.sqrt(max(self.target_variance / self.targets, 0.0)))
 
 
 def variance_reduction(covariance: np.ndarray, noise_variance: float, targets: int = 1) -> np.ndarray:
@@ -173,9 +178,9 @@ def _batch_table(candidates, costs, joint: Joint, noise_variance, order, budget)
         raise ValueError(f"no candidate fits the budget {budget:g} (the cheapest costs {costs.min():g})")
     rows, spent = [], 0.0
     for j in order:
-        reduction = joint.reduction(noise_variance)[j]
-        before = joint.target_sd
+        before, variance_before = joint.target_sd, joint.target_variance
         joint = joint.observe(j, noise_variance)
+        reduction = variance_before - joint.target_variance
         spent += costs[j]
         rows.append({"cost": costs[j], "target_sd_before": before,
                      "target_sd_after": joint.target_sd, "variance_reduction": reduction,
