@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     families.add_argument("csv", help="CSV file of runs with a family column")
     families.add_argument("--law", default="chinchilla", help="law name (see `bayeslaws laws`)")
     families.add_argument("--groups", default="family", help="the family column (default: family)")
-    families.add_argument("--hierarchical", type=_names, help="parameters that vary by family (default: all but E and chance)")
+    families.add_argument("--hierarchical", type=_names,
+                          help="parameters that vary by family (default: all but E and chance)")
     families.add_argument("--a", required=True, help="first family's label")
     families.add_argument("--b", required=True, help="second family's label")
     families.add_argument("--at", type=_pairs_of_numbers, action="append", required=True,

@@ -11,7 +11,8 @@ For every family with at least 4 models, its largest-compute model is held out; 
 
 - partial: groups="family", the population sds learnt (of ln C_mid: HalfNormal(3), families can
   differ by factors of 100 in compute efficiency; of others: HalfNormal(0.3));
-- none: groups="family", pooling="none" (each family's varying parameters under the law's own wide priors);
+- none: groups="family", pooling="none" (each family's varying parameters under the law's own
+  wide priors);
 - complete: one law for every model, families ignored.
 
 Scores over the held-out models: mean log predictive density (of log error), 90 % coverage of the
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument("--metric", default="err_hellaswag")
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--vary", default="C_mid,slope,floor",
-                        help="parameters that vary by family, comma-separated (default: the hierarchy's, all but chance)")
+                        help="parameters that vary by family, comma-separated (default: the hierarchy's)")
     args = parser.parse_args()
     table = bl.datasets.load("obsscaling2024").frame
     frame = table.dropna(subset=["flops", args.metric]).rename(columns={"flops": "C"})

@@ -115,6 +115,8 @@ def test_a_probability_parameter_varies_on_the_logit_scale():
     logit = np.log(0.3 / 0.7) + np.array([-5.0, 0.0, 5.0])
     np.testing.assert_allclose(values["floor"], 1 / (1 + np.exp(-logit)))
     assert np.all((values["floor"] > 0) & (values["floor"] < 1))
+    default = Hierarchy().for_law(bl.get_law("sigmoid_compute")).params  # the benchmark's chance level is shared
+    assert "chance" not in default and set(default) == {"floor", "slope", "C_mid"}
 
 
 def test_simulated_families_follow_the_population():

@@ -37,8 +37,8 @@ from .stacking import Stack
 STRATEGIES = ("suggest", "random", "cheapest", "d_optimal")
 
 
-def suggest_runs(fit: Fit | Stack, candidates: pd.DataFrame, *, target: Mapping[str, float], budget: float | None = None,
-                 k: int | None = None, cost: str = "6ND", strategy: str = "suggest", seed: int = 0) -> pd.DataFrame:
+def suggest_runs(fit: Fit | Stack, candidates: pd.DataFrame, *, target: Mapping[str, float],
+                 budget: float | None = None, k: int | None = None, cost: str = "6ND", strategy: str = "suggest", seed: int = 0) -> pd.DataFrame:
     """Rank candidate runs for a batch: the greedy choice of runs that most reduce the variance of
     the target forecast per unit of cost, each taking the earlier ones' outcomes into account
     (under a budget, the greedy choice by reduction alone instead when it narrows the target more).
@@ -186,6 +186,8 @@ def _batch_table(candidates, costs, joint: Joint, noise_variance, order, budget)
                      "target_sd_after": joint.target_sd, "variance_reduction": reduction,
                      "reduction_per_cost": reduction / costs[j], "cumulative_cost": spent})
     return candidates.iloc[order].reset_index(drop=True).join(pd.DataFrame(rows))
+
+
 def _law_draws(fit: Fit, candidates: pd.DataFrame, target: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One law's posterior draws of the targets' log loss (S, m), the candidates' (S, n) and the
     noise variance sigma^2 (S,)."""

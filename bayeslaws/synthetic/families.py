@@ -33,8 +33,9 @@ def simulate_families(
         runs sit at budgets log-spaced over ``compute_range`` [FLOPs], each at a tokens-per-parameter
         ratio drawn log-uniformly from ``tokens_per_parameter`` (so N and D vary apart).
     spread: the population sd of each varying parameter [log units: 0.1 is about 10 %].
-    vary: the parameters that differ by family (default as the hierarchy's: all but E and chance); the
-        offsets act on the law at the design's centre, as in the model (bayeslaws.terms.hierarchy).
+    vary: the parameters that differ by family (default as the hierarchy's: all but E and
+        chance); the offsets act on the law at the design's centre, as in the model
+        (bayeslaws.terms.hierarchy).
     Returns a Zoo: runs (run_id, family, N, D, C, loss), truth {"population": params,
     "families": {label: that family's parameters}}.
     """

@@ -7,9 +7,9 @@ For each varying parameter p of the law and each family g (non-centred):
 
 on the log scale for positive parameters (prefactors, exponents: a family's value is its
 population value times a factor), on the logit scale for parameters in (0, 1) (a benchmark's
-chance level or error floor: a family's value stays a probability), additively for real ones. p, the population value, keeps the
-law's prior; sd_p ~ HalfNormal(scale) [log units: 0.3 means families typically differ by a
-factor of about 1.3]. With few runs per family the population pulls each family towards the
+chance level or error floor: a family's value stays a probability), additively for real ones.
+p, the population value, keeps the law's prior; sd_p ~ HalfNormal(scale) [log units: 0.3 means
+families typically differ by a factor of about 1.3]. With few runs per family the population pulls each family towards the
 others; with many runs each family follows its own runs. ``groups=None`` (one pooled fit) and
 ``bl.fit_many`` over families (independent fits) are the two limits.
 
@@ -260,7 +260,8 @@ class FittedHierarchy:
 
 def family_parameters(term: Hierarchy, params: Mapping, offsets, centre: Mapping, xp) -> dict:
     """Each family's values of the varying parameters (original units; with log_<p> for positive
-    ones; probabilities offset on the logit scale) from the population's ``params`` and the offsets (..., G, K) in ``term.params`` order.
+    ones; probabilities offset on the logit scale) from the population's ``params`` and the
+    offsets (..., G, K) in ``term.params`` order.
     xp: jax.numpy in the model, numpy in forecasts. A scale centred on a varying coefficient moves
     by (coefficient_g - coefficient) * centre, so its value at the runs' centre is what varies."""
     out = {}
