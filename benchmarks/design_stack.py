@@ -2,8 +2,8 @@
 law (issue 16, part 3).
 
 The setting of design_strategies.py (12 initial runs at 1e17-1e18 FLOPs, a pool of 56 candidates
-at 3e18-1e21, 1 % noise, target: the compute-optimal loss at 1e23 FLOPs, budget 5 % of the pool's
-cost). Per seed, three batches are chosen:
+at 3e18-1e21, 1 % noise with one draw per pool run shared by every design, target: the
+compute-optimal loss at 1e23 FLOPs, budget 5 % of the pool's cost). Per seed, three batches are chosen:
 
 - "chinchilla": bl.suggest_runs on a chinchilla fit of the initial runs;
 - "stack": bl.suggest_runs on bl.stack(initial runs, laws) (stacking weights from a backtest
@@ -24,13 +24,10 @@ import argparse
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 
 import bayeslaws as bl
-from bayeslaws.data.designs import isoflop_grid
-from bayeslaws.synthetic import true_loss
-from design_strategies import NOISE, TARGET, target_truth
+from design_strategies import TARGET, setting, target_truth
 from extrapolation import TRUTHS
 
 BUDGET = 0.05
@@ -52,14 +49,7 @@ def scores(loss_opt: pd.Series, truth: float) -> dict:
 def one_seed(truth_name: str, laws: list[str], seed: int) -> list[dict]:
     make_law, params = TRUTHS[truth_name]
     law = make_law()
-    rng = np.random.default_rng(seed)
-
-    def measure(rows):
-        return true_loss(law, params, rows) * np.exp(NOISE * rng.standard_normal(len(rows)))
-
-    initial = isoflop_grid([1e17, 3e17, 1e18], 4, 0.6)
-    initial["loss"] = measure(initial)
-    pool = isoflop_grid(np.geomspace(3e18, 1e21, 7), 8, 0.6)
+    initial, pool, measure = setting(law, params, seed)
     budget = BUDGET * float((6 * pool["N"] * pool["D"]).sum())
     truth = target_truth(law, params)
     with warnings.catch_warnings():

@@ -54,20 +54,27 @@ def scores(draws: dict, truth: float) -> dict:
     return {"error": abs(median - truth) / truth, "covered": q05 <= truth <= q95}
 
 
-def one_seed(truth_name: str, seed: int) -> list[dict]:
-    make_law, params = TRUTHS[truth_name]
-    law = make_law()
+def setting(law, params, seed: int):
+    """(initial runs with their losses, the pool, measure(rows) -> losses): the runs' losses are
+    the truth times each pool run's own noise draw (common random numbers: strategies that choose
+    the same run see the same outcome, so they compare paired)."""
     rng = np.random.default_rng(seed)
     initial = isoflop_grid([1e17, 3e17, 1e18], 4, 0.6)
     initial["loss"] = true_loss(law, params, initial) * np.exp(NOISE * rng.standard_normal(len(initial)))
     pool = isoflop_grid(np.geomspace(3e18, 1e21, 7), 8, 0.6)
-    pool_noise = NOISE * rng.standard_normal(len(pool))  # one outcome per pool run, whichever strategy picks it
+    pool_noise = NOISE * rng.standard_normal(len(pool))
 
     def measure(rows):
-        """The runs' losses: the truth times each pool run's own noise (common random numbers, so
-        that strategies that choose the same run see the same outcome and compare paired)."""
         index = pool.reset_index().merge(rows[["N", "D"]], on=["N", "D"], how="right")["index"].to_numpy()
         return true_loss(law, params, rows) * np.exp(pool_noise[index])
+
+    return initial, pool, measure
+
+
+def one_seed(truth_name: str, seed: int) -> list[dict]:
+    make_law, params = TRUTHS[truth_name]
+    law = make_law()
+    initial, pool, measure = setting(law, params, seed)
     total = float((6 * pool["N"] * pool["D"]).sum())
     truth = target_truth(law, params)
     with warnings.catch_warnings():

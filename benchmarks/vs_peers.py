@@ -60,17 +60,24 @@ def peer_table(runs, path: Path) -> None:
                            "test_loss__cross_entropy"]].to_csv(path, index=False)
 
 
-def naive_process(csv: str) -> None:
-    """The plain NumPyro fit of vs_naive_numpyro.py on a CSV, as a whole process: prints JSON."""
-    import pandas as pd
+def naive_fit(runs, seed: int, mcmc=None):
+    """The plain NumPyro fit of vs_naive_numpyro.py (4 chains x (1000 + 1000), vectorised):
+    (its figures, the MCMC object, to run again on new data without recompiling)."""
     from numpyro.infer import MCMC, NUTS
 
     sys.path.insert(0, str(HERE))
     from vs_naive_numpyro import naive_model, run_naive
 
-    mcmc = MCMC(NUTS(naive_model), num_warmup=1000, num_samples=1000, num_chains=4,
-                chain_method="vectorized", progress_bar=False)
-    print(json.dumps(run_naive(mcmc, pd.read_csv(csv), seed=0)))
+    mcmc = mcmc or MCMC(NUTS(naive_model), num_warmup=1000, num_samples=1000, num_chains=4,
+                        chain_method="vectorized", progress_bar=False, jit_model_args=True)
+    return run_naive(mcmc, runs, seed=seed), mcmc
+
+
+def naive_process(csv: str) -> None:
+    """The plain NumPyro fit on a CSV, as a whole process: prints its figures as JSON."""
+    import pandas as pd
+
+    print(json.dumps(naive_fit(pd.read_csv(csv), seed=0)[0]))
 
 
 def main() -> None:
@@ -108,8 +115,7 @@ def main() -> None:
         rows["simple-scaling-laws fit"] = median_seconds(
             [peer, "fit", str(peer_csv), "--law", "separable-power", "--output", str(work / "peer.slaw"), "--quiet"],
             args.repeats)
-    wall, out = seconds([python, str(Path(__file__)), "--naive", str(first)], cache)
-    rows["plain NumPyro script"] = wall
+    rows["plain NumPyro script"] = seconds([python, str(Path(__file__)), "--naive", str(first)])[0]
 
     bl.set_compile_cache(work / "cache")
     with warnings.catch_warnings():
@@ -120,15 +126,8 @@ def main() -> None:
         rows["in-process repeat fit"] = time.perf_counter() - started
     ess = repeat.diagnostics["min_ess_bulk"]
 
-    from numpyro.infer import MCMC, NUTS
-
-    sys.path.insert(0, str(HERE))
-    from vs_naive_numpyro import naive_model, run_naive
-
-    mcmc = MCMC(NUTS(naive_model), num_warmup=1000, num_samples=1000, num_chains=4,
-                chain_method="vectorized", progress_bar=False, jit_model_args=True)
-    run_naive(mcmc, bl.load_runs(first).frame, seed=0)
-    naive = run_naive(mcmc, bl.load_runs(second).frame, seed=1)
+    _, mcmc = naive_fit(bl.load_runs(first).frame, seed=0)
+    naive, _ = naive_fit(bl.load_runs(second).frame, seed=1, mcmc=mcmc)
 
     print(f"240-run Chinchilla zoo; {os.cpu_count()} cores; median of {args.repeats} for start-up lines\n")
     print(f"{'case':34s} {'wall s':>8s}")
