@@ -319,3 +319,33 @@ def test_chains_split_over_threads_sample_the_same_posterior():
     for name in ("alpha", "beta", "E"):
         sd = together[name].std()
         assert abs(np.median(split[name]) - np.median(together[name])) < 0.3 * sd, name
+
+
+@pytest.mark.parametrize("draws", [500, 41, 4])
+def test_parameter_table_gives_arviz_summary_numbers(draws):
+    """The summary is computed without importing ArviZ's statistics (start-up time): it must give
+    az.summary's numbers, R-hat and both ESS included, on mixing, stuck, tied and constant draws."""
+    from arviz_base import from_dict
+    from arviz_stats import summary
+
+    from bayeslaws.inference.diagnostics import parameter_table
+
+    rng = np.random.default_rng(draws)
+    posterior = {
+        "mixing": rng.normal(size=(4, draws)) + np.arange(4)[:, None] * 0.05,
+        "stuck": np.cumsum(rng.normal(size=(4, draws, 3)), axis=1),  # a vector site, chains far apart
+        "tied": np.round(rng.normal(size=(4, draws)), 1),
+        "constant": np.ones((4, draws)),
+        "slow": np.cumsum(rng.normal(size=(4, draws)), axis=1) * 0.02 + rng.normal(size=(4, draws)),
+    }
+    tree = from_dict({"posterior": posterior}, dims={"stuck": ["family"]}, coords={"family": ["a", "b", "c"]})
+    ours = parameter_table(tree, list(posterior))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = summary(tree, var_names=list(posterior), ci_prob=0.9, ci_kind="eti", round_to="none")
+    assert list(ours.index) == list(theirs.index)
+    theirs = theirs.rename(columns={"eti90_lb": "q05", "eti90_ub": "q95"})
+    for column in ("mean", "sd", "q05", "q95", "r_hat", "ess_bulk", "ess_tail"):
+        np.testing.assert_allclose(ours[column], theirs[column].astype(float), rtol=1e-9, err_msg=column)
+    if draws == 500:
+        assert ours.loc["stuck[a]", "r_hat"] > 1.1 and ours.loc["mixing", "r_hat"] < 1.01

@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import xarray as xr
-from arviz_stats import summary as arviz_summary  # ArviZ's summary without its plotting package (import time)
 
 from ..data import quantile_name
 
@@ -20,25 +19,31 @@ class ConvergenceWarning(UserWarning):
 
 
 def parameter_table(tree: xr.DataTree, names: list[str], ci_prob: float = 0.9) -> pd.DataFrame:
-    """Posterior mean, median, sd, equal-tailed interval, R-hat and ESS per parameter
-    (az.summary's numbers, unrounded, with the median added and the interval named q05/q95)."""
+    """Posterior mean, median, sd, equal-tailed interval, R-hat, bulk and tail ESS per parameter:
+    az.summary's numbers (unrounded; tests/test_fit.py checks them against ArviZ), with the
+    median added and the interval named q05/q95. Rows are ArviZ's labels: the name, or
+    name[label, ...] for each element of a vector site.
+
+    Computed here, vectorised over every parameter at once, rather than by arviz_stats.summary:
+    importing that (and SciPy's statistics) cost a new process 0.7 s, more than the summary."""
     lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
-    # az.summary's mcse_sd raises float32 draws to the 4th power, which overflows for parameters
-    # like Kaplan's N_c ~ 1e13; that column is not reported, so its warnings are silenced.
-    with np.errstate(over="ignore", invalid="ignore"):
-        table = arviz_summary(tree, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
-    bounds = [c for c in table.columns if c.endswith("_lb") or c.endswith("_ub")]
-    table = table.rename(columns=dict(zip(bounds, (quantile_name(lo), quantile_name(hi)))))
-    medians = {}  # by ArviZ's row label: the name, or name[label, ...] for each element of a vector site
+    labels, columns = [], []
     for name in names:
         variable = tree["posterior"][name]
-        values = variable.values
-        per_element = np.median(values.reshape((-1,) + values.shape[2:]), axis=0)
-        labels = [variable[dim].values for dim in variable.dims[2:]]
-        medians.update({_label(name, index, labels): float(per_element[index]) for index in np.ndindex(per_element.shape)})
-    table.insert(1, "median", pd.Series(medians))
-    columns = ["mean", "median", "sd", quantile_name(lo), quantile_name(hi), "r_hat", "ess_bulk", "ess_tail"]
-    return table.loc[list(medians), columns].astype(np.float64)
+        values = np.asarray(variable.values, np.float64)
+        coordinates = [variable[dim].values for dim in variable.dims[2:]]
+        for index in np.ndindex(values.shape[2:]):
+            labels.append(_label(name, index, coordinates))
+            columns.append(values[(slice(None), slice(None)) + index])
+    draws = np.stack(columns)  # (parameters, chains, draws)
+    flat = draws.reshape(len(draws), -1)
+    quantiles = np.quantile(flat, [lo, 0.5, hi], axis=1)
+    r_hat, ess_bulk = bulk_diagnostics(draws)
+    return pd.DataFrame({
+        "mean": flat.mean(axis=1), "median": quantiles[1], "sd": flat.std(axis=1, ddof=1),
+        quantile_name(lo): quantiles[0], quantile_name(hi): quantiles[2],
+        "r_hat": r_hat, "ess_bulk": ess_bulk, "ess_tail": tail_ess(draws),
+    }, index=labels)
 
 
 def _label(name: str, index: tuple, labels: list) -> str:
@@ -89,35 +94,99 @@ def warn_if_unconverged(diagnostics: dict) -> list[str]:
 
 def bulk_diagnostics(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rank-normalised split R-hat (max of bulk and folded) and bulk ESS (Vehtari et al. 2021)
-    on plain arrays, as ArviZ computes them (checked in the tests).
+    on plain arrays, with ArviZ's formulas (tests/test_fit.py checks them against ArviZ).
 
-    draws: (..., chains, draws). Returns two arrays of shape (...). Kept beside ArviZ's because
-    fit_many checks hundreds of fits at once: vectorised over fits and parameters, this is one
-    NumPy call where az.rhat / az.ess would build a DataTree per fit. The R-hat and ESS of the
-    rank-normalised split chains are NumPyro's.
+    draws: (..., chains, draws). Returns two arrays of shape (...). Vectorised over fits and
+    parameters: fit_many checks hundreds of fits in one NumPy call, where az.rhat / az.ess would
+    build a DataTree per fit.
     """
-    from numpyro.diagnostics import effective_sample_size, gelman_rubin
-
     lead = draws.shape[:-2]
-    median = np.median(draws.reshape(lead + (-1,)), axis=-1)[..., None, None]
-    bulk = _split_chains(_rank_normalise(draws))
-    folded = _split_chains(_rank_normalise(np.abs(draws - median)))
-    r_hat = np.maximum(gelman_rubin(bulk), gelman_rubin(folded)).reshape(lead)
-    ess = np.asarray(effective_sample_size(bulk)).reshape(lead)
-    return r_hat, ess
+    split = _split_chains(draws)
+    bulk = _rank_normalise(split)
+    folded = _rank_normalise(np.abs(split - np.median(split, axis=(0, 1))))
+    r_hat = np.maximum(_r_hat(bulk), _r_hat(folded))
+    return r_hat.reshape(lead), _ess(bulk).reshape(lead)
 
 
-def _rank_normalise(draws: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtri
-    from scipy.stats import rankdata
+def tail_ess(draws: np.ndarray) -> np.ndarray:
+    """ArviZ's tail ESS: the smaller ESS of the indicators draw <= its quantiles at (1 -/+ p) / 2,
+    p being ArviZ's rcParams["stats.ci_prob"] (0.89 by default), on split chains.
+    draws: (..., chains, draws); returns shape (...)."""
+    from arviz_base import rcParams  # light: ArviZ's configuration, not its statistics
 
-    lead, (chains, n) = draws.shape[:-2], draws.shape[-2:]
-    ranks = rankdata(draws.reshape(lead + (chains * n,)), axis=-1, method="average")
-    return ndtri((ranks - 0.375) / (chains * n + 0.25)).reshape(draws.shape)
+    probabilities = sorted((rcParams["stats.ci_prob"], 1 - rcParams["stats.ci_prob"]))
+    lead = draws.shape[:-2]
+    flat = draws.reshape(lead + (-1,))
+    quantiles = np.quantile(flat, probabilities, axis=-1)
+    ess = [_ess(_split_chains((draws <= q[..., None, None]).astype(np.float64))) for q in quantiles]
+    return np.minimum(*ess).reshape(lead)
+
+
+def _r_hat(split: np.ndarray) -> np.ndarray:
+    """Split R-hat of (chains, n, k) columns."""
+    n = split.shape[1]
+    within = split.var(axis=1, ddof=1).mean(axis=0)
+    between = n * split.mean(axis=1).var(axis=0, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt((between / within + n - 1) / n)
+
+
+def _ess(split: np.ndarray) -> np.ndarray:
+    """Effective sample size of (chains, n, k) columns: ArviZ's estimator (Geyer's initial
+    positive then monotone sequence of paired autocorrelations), vectorised over columns."""
+    chains, n, _ = split.shape
+    centred = split - split.mean(axis=1, keepdims=True)
+    spectrum = np.fft.rfft(centred, n=2 * n, axis=1)
+    autocovariance = np.fft.irfft(spectrum * np.conjugate(spectrum), n=2 * n, axis=1)[:, :n] / n
+    mean_var = autocovariance[:, 0].mean(axis=0) * n / (n - 1)
+    var_plus = mean_var * (n - 1) / n + (split.mean(axis=1).var(axis=0, ddof=1) if chains > 1 else 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = 1 - (mean_var - autocovariance.mean(axis=0)) / var_plus  # (n, k); rho[0] = 1
+    rho[0] = 1.0
+    pairs = max(1, (n - 1) // 2)  # pairs (rho[2m], rho[2m+1]) ArviZ looks at: m < (n - 2) / 2, and m = 0
+    sums = rho[0 : 2 * pairs : 2] + rho[1 : 2 * pairs : 2]  # (pairs, k)
+    ends = np.vstack([sums[1:] <= 0, np.ones((1, sums.shape[1]), bool)])  # a last row stops every column
+    stop = np.minimum(ends.argmax(axis=0) + 1, pairs - 1)  # M: the first pair m >= 1 whose sum is <= 0
+    kept = np.arange(pairs)[:, None] < stop
+    monotone = np.minimum.accumulate(np.where(kept, sums, np.inf), axis=0)
+    last_even = np.take_along_axis(rho, 2 * stop[None], axis=0)[0]
+    last_sum = np.take_along_axis(sums, stop[None], axis=0)[0]
+    tail = np.where((last_even > 0) | (last_sum >= 0), last_even, 0.0)
+    tau = -1 + 2 * np.where(kept, monotone, 0.0).sum(axis=0) + tail
+    size = chains * n
+    ess = size / np.maximum(tau, 1 / np.log10(size))
+    constant = split.max(axis=(0, 1)) - split.min(axis=(0, 1)) < np.finfo(float).resolution
+    return np.where(constant, float(size), np.where(np.isnan(rho).any(axis=0), np.nan, ess))
+
+
+def _rank_normalise(split: np.ndarray) -> np.ndarray:
+    """Blom's normal scores of the average ranks over all draws, per column of (chains, n, k)."""
+    from scipy.special import ndtri  # already imported by JAX; SciPy's statistics are not
+
+    chains, n, k = split.shape
+    ranks = _average_ranks(split.reshape(chains * n, k).T)
+    return ndtri((ranks - 0.375) / (chains * n + 0.25)).T.reshape(split.shape)
+
+
+def _average_ranks(rows: np.ndarray) -> np.ndarray:
+    """Ranks 1..n along the last axis of a 2-D array, ties sharing their average rank
+    (scipy.stats.rankdata(method="average"), without importing SciPy's statistics)."""
+    count, n = rows.shape
+    order = np.argsort(rows, axis=1, kind="stable")
+    ordered = np.take_along_axis(rows, order, axis=1)
+    starts = np.ones((count, n), bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    group = np.cumsum(starts.ravel()) - 1  # one id per run of equal values, over all rows
+    position = np.tile(np.arange(1, n + 1, dtype=np.float64), count)
+    average = np.bincount(group, weights=position) / np.bincount(group)
+    ranks = np.empty((count, n))
+    np.put_along_axis(ranks, order, average[group].reshape(count, n), axis=1)
+    return ranks
 
 
 def _split_chains(draws: np.ndarray) -> np.ndarray:
-    """(..., chains, n) -> (2 chains, n // 2, k): numpyro's (chains, draws, ...) layout, flattened."""
+    """(..., chains, n) -> (2 chains, n // 2, k): numpyro's (chains, draws, ...) layout, flattened
+    (an odd draw count drops the middle draw, as ArviZ does)."""
     chains, n = draws.shape[-2:]
     flat = np.moveaxis(draws.reshape((-1, chains, n)), 0, -1)
     half = n // 2

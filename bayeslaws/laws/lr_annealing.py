@@ -28,7 +28,6 @@ from typing import Mapping
 import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
-from scipy.signal import lfilter
 
 from .base import Law
 from .multipower import CONSTANT_LR_PRIORS, log_loss_after_drop
@@ -39,6 +38,8 @@ ANNEALING_MOMENTUM = 0.999  # lambda: how long a decay keeps lowering the loss (
 def annealing_area(lr: np.ndarray, momentum: float = ANNEALING_MOMENTUM) -> np.ndarray:
     """S2 at every step 0..T of one run (float64): the cumulative sum of the momentum of decays,
     m_i = momentum m_(i-1) + (lr_(i-1) - lr_i), counted from the schedule's first peak on."""
+    from scipy.signal import lfilter  # here, not at the top: SciPy's signal package costs every import 0.5 s
+
     decay = np.zeros_like(lr)
     decay[1:] = lr[:-1] - lr[1:]
     decay[: int(np.argmax(lr)) + 1] = 0.0  # the warmup is not annealing
