@@ -504,10 +504,11 @@ def _demo_command(args) -> int:
 
 
 def _laws_command(args) -> int:
-    import bayeslaws as bl
-
-    for name, law in sorted(bl.LAWS.items()):
-        print(f"{name:18s} {law.formula}   (covariates: {', '.join(law.covariates)})")
+    # The registry's catalogue file (bayeslaws/laws/catalogue.py), read without importing the
+    # laws package: its law files import JAX, which would make this answer take seconds.
+    catalogue = json.loads((Path(__file__).parent / "laws" / "catalogue.json").read_text())
+    for name, law in catalogue.items():
+        print(f"{name:18s} {law['formula']}   (covariates: {', '.join(law['covariates'])})")
     return 0
 
 

@@ -81,6 +81,27 @@ def test_unknown_law_lists_known_ones():
         get_law("chinchila")
 
 
+def test_catalogue_file_lists_the_registry():
+    """`bayeslaws laws` reads the catalogue file instead of importing the laws (JAX): it must say
+    what the registry says. If this fails, rewrite it: python -m bayeslaws.laws.catalogue"""
+    import json
+
+    from bayeslaws.laws import catalogue
+
+    assert json.loads(catalogue.CATALOGUE.read_text()) == catalogue.entries()
+
+
+def test_laws_command_answers_without_importing_jax():
+    import subprocess
+    import sys
+
+    code = ("import sys; from bayeslaws.cli import main; main(['laws']); "
+            "print('jax imported' if 'jax' in sys.modules else 'no jax')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "no jax"
+    assert sum(line.split()[0] in REGISTRY for line in out.splitlines()[:-1]) == len(REGISTRY)
+
+
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_registered_law_travels_to_other_processes_by_name(name):
     # Executors (ProcessPoolExecutor, Dask with processes) ship fit_many's job to workers; the
