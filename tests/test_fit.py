@@ -227,12 +227,17 @@ def test_save_load_round_trip_is_exact(recovery_fits, tmp_path):
 
 
 @pytest.mark.slow
-def test_round_trip_keeps_text_columns(tmp_path):
+def test_round_trip_keeps_text_columns_and_a_fit_without_extras(tmp_path):
     zoo = bl.simulate(seed=9, n_budgets=3, runs_per_budget=8)
     frame = zoo.runs.assign(family=["a", "b"] * 12, run_id=[f"run-{i}" for i in range(24)])
-    result = bl.fit(frame, law="chinchilla", seed=0, **FAST)
+    result = bl.fit(frame, law="chinchilla", seed=0, extras=False, **FAST)  # the CLI's lighter program
+    assert set(result.tree.children) == {"posterior", "sample_stats", "observed_data", "constant_data"}
+    with pytest.raises(ValueError, match="extras=False"):
+        result.loo()
     result.save(tmp_path / "fit.nc")
-    pd.testing.assert_frame_equal(bl.load_fit(tmp_path / "fit.nc").runs.frame, result.runs.frame)
+    loaded = bl.load_fit(tmp_path / "fit.nc")
+    pd.testing.assert_frame_equal(loaded.runs.frame, result.runs.frame)
+    pd.testing.assert_frame_equal(loaded.predict(N=1e11, D=2e12), result.predict(N=1e11, D=2e12))
 
 
 def test_same_seed_gives_same_draws():

@@ -264,6 +264,9 @@ class Fit:
         """PSIS-LOO (ArviZ) from the stored pointwise log-likelihood of the fitted runs."""
         import arviz as az
 
+        if "log_likelihood" not in self.tree.children:
+            raise ValueError("this fit has no pointwise log-likelihood (it was made with extras=False); "
+                             "refit with bl.fit(..., extras=True) for LOO")
         return az.loo(self.tree, var_name=self.spec.observed_sites()[0].variable)
 
     def plot(self, target: Mapping[str, float] | None = None, ax=None, family=None):
