@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 import bayeslaws as bl
-from bayeslaws.results.backtest import holdout_split, point_scores, score_runs
+from bayeslaws.results.backtest import HOLDOUTS, holdout_split, point_scores, score_runs
 
 DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 LAWS = ("chinchilla", "kaplan", "chinchilla_interaction", "farseer", "bnsl")
 DRAWS = {"chains": 4, "warmup": 500, "draws": 500}
-OUTER, INNER = 0.25, 0.25
+OUTER, INNER = 0.25, HOLDOUTS  # INNER: the inner backtest's held-out shares (--inner), bl.backtest's default
 
 
 def real_datasets(names) -> dict[str, pd.DataFrame]:
@@ -50,13 +50,14 @@ def real_datasets(names) -> dict[str, pd.DataFrame]:
     return {k: v for k, v in out.items() if not names or k in names}
 
 
-def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack") -> pd.DataFrame:
+def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", inner=INNER) -> pd.DataFrame:
     """Per-run scores on the held-out top 25 % for each law, the stack and the discrepancy fits
     (discrepancy: "none", "chinchilla" (that law with the term) or "stack" (also the stack of
     every law with the term))."""
     train, test = holdout_split(bl.load_runs(runs, required=()), OUTER)
     scored = {}
-    inner = bl.backtest(train, laws, holdout=[INNER], seed=seed, progress=False, warn=False, **DRAWS)
+    inner_splits = list(inner)
+    inner = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False, **DRAWS)
     for law in laws:
         scored[law] = score_runs(inner.fit_all(law), test, seed)
     scored["stack"] = bl.stack(inner, progress=False).score(test, seed)
@@ -65,7 +66,7 @@ def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack") -
         fitted = bl.fit(train, "chinchilla", discrepancy=True, seed=seed, progress=False, **DRAWS)
         scored["discrepancy"] = score_runs(fitted, test, seed)
     elif discrepancy == "stack":
-        inner_d = bl.backtest(train, laws, holdout=[INNER], seed=seed, progress=False, warn=False,
+        inner_d = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False,
                               discrepancy=True, **DRAWS)
         scored["discrepancy"] = score_runs(inner_d.fit_all("chinchilla"), test, seed)
         scored["stack+discrepancy"] = bl.stack(inner_d, progress=False).score(test, seed)
@@ -88,7 +89,7 @@ def real(args) -> None:
         laws = [law for law in args.laws if law != "data_constrained" or "unique_tokens" in runs]
         if name == "datablations" and "data_constrained" not in laws:
             laws.append("data_constrained")
-        points = forecasts(runs, laws, args.seed, args.discrepancy).assign(dataset=name)
+        points = forecasts(runs, laws, args.seed, args.discrepancy, args.inner).assign(dataset=name)
         results.append(points)
         table = summarise(points, ["dataset", "forecast"])
         print(f"\n{name}: {len(runs)} runs, {points['forecast'].value_counts().iloc[0]} held out; "
@@ -137,7 +138,7 @@ def simulated(args) -> None:
         for seed in range(args.seeds):
             zoo = bl.simulate(make_law(), params, seed=seed, **ZOO)
             runs = zoo.runs[["N", "D", "C", "loss"]]
-            points = forecasts(runs, laws, seed, args.discrepancy)
+            points = forecasts(runs, laws, seed, args.discrepancy, args.inner)
             results.append(points.assign(truth=truth, seed=seed))
             print(f"{truth} seed {seed}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         table = summarise(pd.concat([r for r in results if r["truth"].iloc[0] == truth]), ["truth", "forecast"])
@@ -155,6 +156,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--truths", type=lambda s: s.split(","), default=None, help="farseer,broken,chinchilla")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--inner", type=lambda s: tuple(float(x) for x in s.split(",")), default=INNER,
+                        help="held-out shares of the training runs for the stacking weights, e.g. 0.1,0.25,0.5")
     parser.add_argument("--discrepancy", choices=["none", "chinchilla", "stack"], default="chinchilla",
                         help="chinchilla: that law with the term; stack: also the stack of every law with it")
     parser.add_argument("--output", help="CSV of every held-out run's scores")

@@ -107,6 +107,18 @@ def test_stacking_weights_maximise_the_held_out_density():
     assert bl.stacking_weights(bl.Backtest(None, ["a", "b"], pd.DataFrame(), dominated))["a"] > 0.999
 
 
+def test_bootstrapped_stacking_keeps_weight_on_a_law_that_wins_some_held_out_runs():
+    """Five held-out runs, law b better on one: the plain optimum drops b entirely; averaged over
+    Bayesian-bootstrap resamples of the runs, b keeps some weight (the choice is not settled)."""
+    rows = []
+    for row, (a, b) in enumerate([(0.0, -1.0)] * 4 + [(-0.5, 0.0)]):
+        rows += [{"law": "a", "holdout": 0.25, "row": row, "lpd": a}, {"law": "b", "holdout": 0.25, "row": row, "lpd": b}]
+    few = bl.Backtest(None, ["a", "b"], pd.DataFrame(), pd.DataFrame(rows))
+    assert bl.stacking_weights(few, bootstrap=0)["b"] < 1e-4
+    assert 0.01 < bl.stacking_weights(few)["b"] < 0.2
+    assert bl.stacking_weights(few, seed=1) != bl.stacking_weights(few) and bl.stacking_weights(few) == bl.stacking_weights(few)
+
+
 @pytest.mark.slow
 def test_compare_puts_loo_beside_the_held_out_scores(result):
     table = bl.compare(result)
