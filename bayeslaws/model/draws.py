@@ -76,7 +76,9 @@ def predictive_log_loss_draws(likelihood: Likelihood, draws: Mapping[str, np.nda
     return np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64)
 
 
-def summary_columns(prefix: str, mean_draws: np.ndarray, new_run_draws: np.ndarray, ci_prob: float) -> dict:
-    """<prefix>_* (mean function) and <prefix>_pred_* (a new run, without its mean) columns."""
-    pred = summarise_draws(new_run_draws, f"{prefix}_pred", ci_prob)
+def summary_columns(prefix: str, mean_draws: np.ndarray, new_run_draws: np.ndarray, ci_prob: float,
+                    discrete: bool = False) -> dict:
+    """<prefix>_* (mean function) and <prefix>_pred_* (a new run, without its mean) columns;
+    discrete: a new run's draws are counts (see summarise_draws)."""
+    pred = summarise_draws(new_run_draws, f"{prefix}_pred", ci_prob, discrete)
     return {**summarise_draws(mean_draws, prefix, ci_prob), **{k: v for k, v in pred.items() if not k.endswith("_mean")}}

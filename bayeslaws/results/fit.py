@@ -155,8 +155,10 @@ class Fit:
         if draws:
             return forecast.long_table(targets, per_draw)
         out = targets
+        counts = self.link.metric if self.link is not None and self.link.term.items is not None else None
         for name in [n for n in per_draw if not n.endswith("_pred")]:
-            out = out.assign(**forecast.summary_columns(name, per_draw[name], per_draw[f"{name}_pred"], ci_prob))
+            out = out.assign(**forecast.summary_columns(name, per_draw[name], per_draw[f"{name}_pred"], ci_prob,
+                                                        discrete=name == counts))
         return out
 
     def forecast_draws(self, *, seed: int = 0, family=None, **covariates) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -349,7 +351,8 @@ class LinkFit(Fit):
         draws = self.draws()
         error = self.term.mean_error(draws, self.link.x(values)[None, :])
         observed = self.term.observed_error(draws, error, seed)
-        return pd.DataFrame({name: values}).assign(**forecast.summary_columns(self.metric, error, observed, ci_prob))
+        columns = forecast.summary_columns(self.metric, error, observed, ci_prob, discrete=self.term.items is not None)
+        return pd.DataFrame({name: values}).assign(**columns)
 
     def error_from_loss(self, loss: np.ndarray, loss_pred: np.ndarray, seed: int):
         """Per-draw mean and new-run error (S, M) at per-draw loss [nats] of a loss fit."""
