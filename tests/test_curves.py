@@ -197,11 +197,14 @@ def test_multipower_fit_recovers_the_truth(simulated):
 def test_new_schedule_forecast_covers_the_true_curve(simulated):
     curves, fit = simulated
     steps = np.array([1000, 2000, 3000, 3600, 4000])
-    forecast = fit.predict_curve(schedule=WSD, steps=steps)
+    # Five points of one curve must all lie in the band: with a calibrated 90 % band that fails
+    # for at least one seed in ten (it did, by 3e-5 of the loss at step 1000, when the chains'
+    # draws changed); calibration itself is measured by benchmarks/curve_calibration.py.
+    forecast = fit.predict_curve(schedule=WSD, steps=steps, ci_prob=0.98)
     truth = law_loss(fit.law, curves.truth, pd.DataFrame({"run_id": "w", "step": steps}),
                      {"w": parse_schedule(WSD).lr(np.arange(4001))})
-    assert np.all((forecast["loss_q05"] <= truth) & (truth <= forecast["loss_q95"]))
-    assert np.all(forecast["loss_pred_q05"] <= forecast["loss_q05"])  # a run's log adds noise to the law
+    assert np.all((forecast["loss_q01"] <= truth) & (truth <= forecast["loss_q99"]))
+    assert np.all(forecast["loss_pred_q01"] <= forecast["loss_q01"])  # a run's log adds noise to the law
     assert forecast["loss_median"].iloc[-1] < forecast["loss_median"].iloc[-2]  # the cooldown lowers the loss
 
 
@@ -280,14 +283,19 @@ def test_progress_lines_count_iterations_and_time_left():
     from bayeslaws.inference import progress
 
     stream = io.StringIO()
-    with progress.reporting(warmup=100, draws=100, stream=stream):
-        for i in (20, 20, 10, 120, 200):  # repeats and stragglers from other chain groups print nothing
+    with progress.reporting(warmup=100, draws=100, programs=2, stream=stream):
+        for i in range(20, 201, 20):  # two chains' programs, each reporting every 20 of its 200 iterations
+            progress.report(i)
             progress.report(i)
     progress.report(40)  # no run under way: nothing
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 3
-    assert "10 % (20 / 200 iterations, warmup)" in lines[0] and "60 % (120 / 200 iterations, draws)" in lines[1]
-    assert lines[2].endswith("about 0 s left")
+    assert len(lines) == 10  # one per tenth of the work of both chains
+    assert "10 % (40 / 400 iterations of 2 chains)" in lines[0] and "60 % (240 / 400" in lines[5]
+    assert lines[-1].endswith("about 0 s left")
+    alone = io.StringIO()
+    with progress.reporting(warmup=100, draws=100, stream=alone):
+        progress.report(20)
+    assert "10 % (20 / 200 iterations)," in alone.getvalue()
     assert progress.every(2000) == 200 and progress.every(7) == 1
 
 

@@ -112,12 +112,16 @@ def test_simulated_sweep_looks_like_published_sweeps():
 
 @pytest.fixture(scope="module")
 def recovery_fits():
-    """Penalised fits, matching basin, to three symmetric and three asymmetric 240-run sweeps."""
+    """Penalised fits, matching basin, to three symmetric and three asymmetric 240-run sweeps.
+    800 draws: with 400, the max R-hat of well-mixed chains over these 15 parameters reads
+    1.003-1.013 from one sampler seed to the next (checked on five seeds), so the test's 1.01
+    would test the seed, not the sampler."""
     fits = {}
     for basin in ("quadratic", "linex"):
         for seed in SEEDS:
             zoo = simulate_sweep(basin=basin, seed=seed, **SWEEP)
-            fits[basin, seed] = (zoo, bl.fit(zoo.runs.drop(columns="diverged"), penalty=Penalty(basin=basin), seed=seed, **SAMPLER))
+            fits[basin, seed] = (zoo, bl.fit(zoo.runs.drop(columns="diverged"), penalty=Penalty(basin=basin), seed=seed,
+                                             **{**SAMPLER, "draws": 800}))
     return fits
 
 

@@ -2,10 +2,10 @@
 
 The compiled sampler calls ``report(iteration)`` from inside its scan every tenth of the run (a
 ``jax.debug.callback``); the reporter that ``reporting`` opens around the call prints one line per
-tenth. Chains run in several programs at once (one per thread group); each reports its own
-iterations and the line shows the furthest. Time left is extrapolated from the iterations done
-so far, warmup included (warmup iterations are usually the slower ones, so the estimate errs long
-early on).
+tenth of the work. On CPU each chain is its own program (several at once, in threads); each
+reports its own iterations, and the line counts the iterations of all of them. Time left is
+extrapolated from the iterations done so far, warmup included (warmup iterations are usually the
+slower ones, so the estimate errs long early on).
 
 Only the programs of long fits carry the callback (``is_long``): a program with a host callback
 cannot be exported (jax.export), so it is traced in every new process, which short fits, whose
@@ -42,22 +42,28 @@ def every(iterations: int) -> int:
 
 
 class Reporter:
-    """Prints 'NUTS 40 % (800 / 2000 iterations, warmup), 12 s, about 18 s left' lines."""
+    """Prints 'NUTS 40 % (3200 / 8000 iterations of 4 chains), 12 s, about 18 s left' lines."""
 
-    def __init__(self, warmup: int, draws: int, stream=None):
-        self.warmup, self.total = warmup, warmup + draws
+    def __init__(self, warmup: int, draws: int, programs: int = 1, stream=None):
+        self.iterations, self.programs = warmup + draws, programs
+        self.interval = every(self.iterations)
         self.stream = stream or sys.stderr
         self.started = time.perf_counter()
-        self.done = 0
+        self.reports, self.printed = 0, 0
 
     def update(self, iteration: int) -> None:
-        if iteration <= self.done:
+        """One program reached ``iteration`` (a multiple of the interval between reports)."""
+        self.reports += 1
+        done = min(self.reports * self.interval, self.iterations * self.programs)
+        total = self.iterations * self.programs
+        tenth = done * REPORTS // total
+        if tenth <= self.printed:
             return
-        self.done = iteration
+        self.printed = tenth
         elapsed = time.perf_counter() - self.started
-        left = elapsed * (self.total - iteration) / iteration
-        phase = "warmup" if iteration <= self.warmup else "draws"
-        print(f"bayeslaws: NUTS {100 * iteration / self.total:3.0f} % ({iteration} / {self.total} iterations, {phase}), "
+        left = elapsed * (total - done) / done
+        chains = f" of {self.programs} chains" if self.programs > 1 else ""
+        print(f"bayeslaws: NUTS {100 * done / total:3.0f} % ({done} / {total} iterations{chains}), "
               f"{elapsed:.0f} s, about {left:.0f} s left", file=self.stream, flush=True)
 
 
@@ -69,10 +75,10 @@ def report(iteration) -> None:
 
 
 @contextmanager
-def reporting(warmup: int, draws: int, stream=None):
-    """Open a reporter for one run of the sampler."""
+def reporting(warmup: int, draws: int, programs: int = 1, stream=None):
+    """Open a reporter for one run of the sampler (``programs`` programs, each reporting its own)."""
     with _lock:
-        _active[:] = [Reporter(warmup, draws, stream)]
+        _active[:] = [Reporter(warmup, draws, programs, stream)]
     try:
         yield
     finally:
