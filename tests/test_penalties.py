@@ -193,7 +193,7 @@ def test_predict_assumes_optimal_settings_unless_told(recovery_fits):
     assert at_best["loss_median"] == pytest.approx(optimal["loss_median"], rel=1e-4)
     assert off["loss_median"] > optimal["loss_median"] * 1.02
     draws = result.optimal_hyperparameters(N=[1e9, 3e9], D=3e11, draws=True)
-    assert list(draws.columns) == ["draw", "N", "D", "lr", "batch_size"] and len(draws) == 2 * 4 * 400
+    assert list(draws.columns) == ["draw", "N", "D", "lr", "batch_size"] and len(draws) == 2 * 4 * result.settings["draws"]
     plain = replace(result, spec=replace(result.spec, terms=()))  # the same posterior without its penalty term
     with pytest.raises(ValueError, match="needs a fit with a hyperparameter penalty"):
         plain.regret(N=1e9, D=1e10, lr=1e-3)
