@@ -354,3 +354,27 @@ def test_parameter_table_gives_arviz_summary_numbers(draws):
         np.testing.assert_allclose(ours[column], theirs[column].astype(float), rtol=1e-9, err_msg=column)
     if draws == 500:
         assert ours.loc["stuck[a]", "r_hat"] > 1.1 and ours.loc["mixing", "r_hat"] < 1.01
+
+
+@pytest.mark.slow
+def test_the_gpu_program_of_vectorised_chains_agrees_with_unbatched_chains():
+    """On CPU each chain is its own unbatched program; GPUs run all chains vectorised in one
+    program (compiled_sampler). No CI machine has a GPU, so the vectorised program runs here on
+    CPU: same groups and shapes, and the same posterior within its Monte Carlo error."""
+    from bayeslaws.inference import nuts
+    from bayeslaws.model import ModelSpec, get_likelihood
+
+    law = bl.get_law("chinchilla")
+    spec = ModelSpec(law, get_likelihood("student_t"), response=law.response)
+    priors = spec.resolve_priors(None)
+    runs = bl.load_runs(bl.simulate(seed=3, n_budgets=4, runs_per_budget=12).runs, required=())
+    data = spec.arrays({"runs": runs})
+    settings = nuts.SamplerSettings(chains=4, warmup=300, draws=300)
+    vectorised = nuts.compiled_sampler(spec, priors, settings, data)(np.asarray(nuts._chain_keys(0, 4)), data)
+    unbatched = nuts.sample(spec, priors, data, settings, seed=0)
+    assert set(vectorised) == set(unbatched)
+    for group in ("posterior", "sample_stats", "log_likelihood"):
+        assert {k: np.shape(v) for k, v in vectorised[group].items()} == {k: np.shape(v) for k, v in unbatched[group].items()}
+    for name in ("alpha", "beta", "E"):
+        a, b = np.asarray(vectorised["posterior"][name]), np.asarray(unbatched["posterior"][name])
+        assert abs(a.mean() - b.mean()) < 0.25 * np.sqrt(a.var() + b.var()), name
