@@ -370,14 +370,17 @@ def _backtest_command(args) -> int:
     result = bl.backtest(runs, laws, holdout=args.holdout, chains=args.chains, draws=args.draws,
                          warmup=args.warmup, seed=args.seed,
                          **({"discrepancy": True} if args.discrepancy else {}))
-    weights = bl.stacking_weights(result)
+    comparison = bl.compare(result) if args.compare else None
+    # the weights once (200 bootstrapped optimisations): from the comparison when there is one
+    weights = (dict(zip(comparison["law"], comparison["stacking_weight"])) if args.compare
+               else bl.stacking_weights(result))
+    weights = {law: float(weights[law]) for law in laws}
     report = {"laws": laws, "n_runs": len(runs), "holdout": args.holdout,
               "scores": _records(result.scores), "pooled": _records(result.pooled()), "stacking_weights": weights}
-    comparison = bl.compare(result) if args.compare else None
     if args.compare:
         report["comparison"] = _records(comparison)
     if args.predict:
-        stacked = bl.stack(result)
+        stacked = bl.stack(result, weights=weights)
         report["stacked"] = {"weights": dict(stacked.weights), "predictions": [
             {**target, **_intervals(stacked.predict(**target).iloc[0], ("loss", "loss_pred"))} for target in args.predict]}
     if args.json:

@@ -60,8 +60,8 @@ def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", i
     inner = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False, **DRAWS)
     for law in laws:
         scored[law] = score_runs(inner.fit_all(law), test, seed)
-    scored["stack"] = bl.stack(inner, progress=False).score(test, seed)
     weights = bl.stacking_weights(inner)
+    scored["stack"] = bl.stack(inner, weights=weights, progress=False).score(test, seed)
     if discrepancy == "chinchilla":
         fitted = bl.fit(train, "chinchilla", discrepancy=True, seed=seed, progress=False, **DRAWS)
         scored["discrepancy"] = score_runs(fitted, test, seed)
@@ -69,8 +69,9 @@ def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", i
         inner_d = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False,
                               discrepancy=True, **DRAWS)
         scored["discrepancy"] = score_runs(inner_d.fit_all("chinchilla"), test, seed)
-        scored["stack+discrepancy"] = bl.stack(inner_d, progress=False).score(test, seed)
-        weights.update({f"{k}+d": w for k, w in bl.stacking_weights(inner_d).items()})
+        weights_d = bl.stacking_weights(inner_d)
+        scored["stack+discrepancy"] = bl.stack(inner_d, weights=weights_d, progress=False).score(test, seed)
+        weights.update({f"{k}+d": w for k, w in weights_d.items()})
     frame = pd.concat([s.assign(forecast=name) for name, s in scored.items()], ignore_index=True)
     frame.attrs["weights"] = weights
     return frame

@@ -130,19 +130,15 @@ def _potential(model, data, z):
     return potential_energy(model, (data,), {}, z)
 
 
-def _initial_points(chain_keys, data, model, settings):
-    """Per-chain starts (leading axis = chains), and the shared inverse mass matrix or None."""
+def _initial_points(chain_keys, data, *, model, settings):
+    """Per-chain starts (leading axis = chains), and the shared inverse mass matrix or None; also
+    the program of compiled_starts."""
     fold = lambda i: jax.vmap(lambda k: jax.random.fold_in(k, i))(chain_keys)  # noqa: E731
     z0 = jax.vmap(lambda k: _latent_sites(model, data, k))(fold(0))
     if settings.init != "laplace":
         return z0, None
     z0, inverse_mass = laplace_start(partial(_potential, model, data), z0, fold(1))
     return z0, inverse_mass if settings.dense_mass else jnp.diag(inverse_mass)
-
-
-def _starts(chain_keys, data, *, model, settings):
-    """The program of every chain's start: _initial_points of all chains (chain_keys (chains, 2))."""
-    return _initial_points(chain_keys, data, model, settings)
 
 
 def _chain_and_transform(chain_key, data, z0, inverse_mass, *, model, settings, extras: bool = True,
@@ -165,7 +161,7 @@ def _sample_and_transform(chain_keys, data, *, model, settings, extras: bool = T
     sample_stats, each (chains, draws, ...); with ``extras`` also log_likelihood and
     posterior_predictive (observed site -> (chains, draws, padded rows)) and prior (every site,
     (1, draws, ...): one prior chain per program)."""
-    z0, inverse_mass = _initial_points(chain_keys, data, model, settings)
+    z0, inverse_mass = _initial_points(chain_keys, data, model=model, settings=settings)
     keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(chain_keys)
     chain = partial(_one_chain, model=model, settings=settings, report=report)
     z, stats = jax.vmap(chain, in_axes=(0, None, 0, None))(keys, data, z0, inverse_mass)
@@ -237,7 +233,7 @@ def compiled_starts(spec: ModelSpec, priors, settings: SamplerSettings, data: di
     """The jitted program of every chain's Laplace start (init="laplace"), searched from all of
     them at once so that they share the best mode."""
     example = (jnp.zeros((settings.chains, 2), jnp.uint32), data)
-    return _compiled(spec, priors, settings, _starts, example, "starts", exportable=True)
+    return _compiled(spec, priors, settings, _initial_points, example, "starts", exportable=True)
 
 
 def _compiled(spec: ModelSpec, priors, settings: SamplerSettings, program, example: tuple, kind: str,
