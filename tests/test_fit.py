@@ -273,6 +273,23 @@ def test_other_likelihoods_recover_exponents(likelihood):
     assert "nu" not in summary.index
 
 
+def test_student_t_density_is_scipys_to_float32_precision():
+    """The likelihood's own log Gamma ratio (a smaller program than gammaln) is exact to float32,
+    also at large nu, where a difference of two gammaln loses digits."""
+    from scipy import special, stats
+
+    from bayeslaws.model.likelihoods import StudentT, log_gamma_ratio_half
+
+    a = np.array([1e-3, 0.05, 0.5, 1.0, 2.5, 10.0, 1e2, 1e3, 1e4, 1e6])
+    exact = special.gammaln(a + 0.5) - special.gammaln(a)
+    ours = np.asarray(log_gamma_ratio_half(a.astype(np.float32)), np.float64)
+    assert np.all(np.abs(ours - exact) <= 3e-7 * np.maximum(1.0, np.abs(exact)))
+    values = np.linspace(-3, 3, 13, dtype=np.float32)
+    for nu in (0.5, 2.0, 30.0, 3000.0):
+        density = np.asarray(StudentT(nu, 0.1, 0.2).log_prob(values), np.float64)
+        np.testing.assert_allclose(density, stats.t(nu, 0.1, 0.2).logpdf(values), atol=2e-5)
+
+
 @pytest.mark.slow
 def test_student_t_absorbs_a_diverged_run():
     zoo = bl.simulate(seed=6)
@@ -356,6 +373,18 @@ def test_parameter_table_gives_arviz_summary_numbers(draws):
         assert ours.loc["stuck[a]", "r_hat"] > 1.1 and ours.loc["mixing", "r_hat"] < 1.01
 
 
+def test_fit_key_is_jaxs_and_refuses_seeds_jax_would_wrap():
+    import jax
+
+    from bayeslaws.inference import nuts
+
+    for seed in (0, 1, 7, 2**31 - 1, 2**31, 2**32 - 1):
+        np.testing.assert_array_equal(nuts._fit_key(seed), np.asarray(jax.random.PRNGKey(seed)))
+    for seed in (-1, 2**32, 1.5, True):
+        with pytest.raises(ValueError, match="seed must be a whole number from 0 to 4,294,967,295"):
+            nuts._fit_key(seed)
+
+
 @pytest.mark.slow
 def test_the_gpu_program_of_vectorised_chains_agrees_with_unbatched_chains():
     """On CPU each chain is its own unbatched program; GPUs run all chains vectorised in one
@@ -370,7 +399,7 @@ def test_the_gpu_program_of_vectorised_chains_agrees_with_unbatched_chains():
     runs = bl.load_runs(bl.simulate(seed=3, n_budgets=4, runs_per_budget=12).runs, required=())
     data = spec.arrays({"runs": runs})
     settings = nuts.SamplerSettings(chains=4, warmup=300, draws=300)
-    vectorised = nuts.compiled_sampler(spec, priors, settings, data)(np.asarray(nuts._chain_keys(0, 4)), data)
+    vectorised = nuts.compiled_sampler(spec, priors, settings, data)(nuts._fit_key(0), data)
     unbatched = nuts.sample(spec, priors, data, settings, seed=0)
     assert set(vectorised) == set(unbatched)
     for group in ("posterior", "sample_stats", "log_likelihood"):
@@ -378,3 +407,21 @@ def test_the_gpu_program_of_vectorised_chains_agrees_with_unbatched_chains():
     for name in ("alpha", "beta", "E"):
         a, b = np.asarray(vectorised["posterior"][name]), np.asarray(unbatched["posterior"][name])
         assert abs(a.mean() - b.mean()) < 0.25 * np.sqrt(a.var() + b.var()), name
+
+
+def test_priors_that_print_alike_compile_apart():
+    """A wrapped prior's text for people omits what it wraps; the key of compiled programs does
+    not, so a transformed prior with another support never reuses the first one's program."""
+    from numpyro.distributions.transforms import AffineTransform
+
+    from bayeslaws.model import ModelSpec, get_likelihood
+    from bayeslaws.model.spec import prior_text
+
+    real = dist.TransformedDistribution(dist.Gamma(2.0, 0.1), AffineTransform(1.0, 1.0))
+    above_one = dist.TransformedDistribution(dist.Gamma(2.0, 0.1),
+                                             AffineTransform(1.0, 1.0, domain=dist.constraints.positive))
+    assert prior_text(real) == prior_text(above_one)
+    spec = ModelSpec(bl.get_law("chinchilla"), get_likelihood("student_t"), response="loss")
+    keys = {spec.cache_key(spec.resolve_priors({"nu": prior})) for prior in (real, above_one)}
+    assert len(keys) == 2
+    assert spec.cache_key(spec.resolve_priors(None)) == spec.cache_key(spec.resolve_priors(None))

@@ -130,9 +130,10 @@ def _potential(model, data, z):
     return potential_energy(model, (data,), {}, z)
 
 
-def _initial_points(chain_keys, data, *, model, settings):
+def _initial_points(fit_key, data, *, model, settings):
     """Per-chain starts (leading axis = chains), and the shared inverse mass matrix or None; also
     the program of compiled_starts."""
+    chain_keys = _chain_keys(fit_key, settings.chains)
     fold = lambda i: jax.vmap(lambda k: jax.random.fold_in(k, i))(chain_keys)  # noqa: E731
     z0 = jax.vmap(lambda k: _latent_sites(model, data, k))(fold(0))
     if settings.init != "laplace":
@@ -141,11 +142,13 @@ def _initial_points(chain_keys, data, *, model, settings):
     return z0, inverse_mass if settings.dense_mass else jnp.diag(inverse_mass)
 
 
-def _chain_and_transform(chain_key, data, z0, inverse_mass, *, model, settings, extras: bool = True,
+def _chain_and_transform(fit_key, chain, data, z0, inverse_mass, *, model, settings, extras: bool = True,
                          report: bool = False):
-    """One chain, unbatched (chain_key (2,)), with the groups of _sample_and_transform and a chain
-    axis of length 1; its prior draws are its own chain. z0: its start from the Laplace start
-    (with inverse_mass), or None: a prior draw, made here (as _initial_points would)."""
+    """Chain number ``chain`` of the fit whose key is fit_key, unbatched, with the groups of
+    _sample_and_transform and a chain axis of length 1; its prior draws are its own chain. z0: its
+    start from the Laplace start (with inverse_mass), or None: a prior draw, made here (as
+    _initial_points would)."""
+    chain_key = _chain_keys(fit_key, settings.chains)[chain]
     if z0 is None:
         z0 = _latent_sites(model, data, jax.random.fold_in(chain_key, 0))
     z, stats = _one_chain(jax.random.fold_in(chain_key, 2), data, z0, inverse_mass, model=model, settings=settings,
@@ -154,14 +157,15 @@ def _chain_and_transform(chain_key, data, z0, inverse_mass, *, model, settings, 
     return _transform(z, stats, chain_key, data, model, settings, extras)
 
 
-def _sample_and_transform(chain_keys, data, *, model, settings, extras: bool = True, report: bool = False):
-    """All chains of one fit, vectorised; chain_keys is (chains, 2).
+def _sample_and_transform(fit_key, data, *, model, settings, extras: bool = True, report: bool = False):
+    """All chains of one fit, vectorised; fit_key is (2,) (see _fit_key).
 
     Returns a dict of groups: posterior (latent, centred and deterministic sites) and
     sample_stats, each (chains, draws, ...); with ``extras`` also log_likelihood and
     posterior_predictive (observed site -> (chains, draws, padded rows)) and prior (every site,
     (1, draws, ...): one prior chain per program)."""
-    z0, inverse_mass = _initial_points(chain_keys, data, model=model, settings=settings)
+    z0, inverse_mass = _initial_points(fit_key, data, model=model, settings=settings)
+    chain_keys = _chain_keys(fit_key, settings.chains)
     keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(chain_keys)
     chain = partial(_one_chain, model=model, settings=settings, report=report)
     z, stats = jax.vmap(chain, in_axes=(0, None, 0, None))(keys, data, z0, inverse_mass)
@@ -215,7 +219,7 @@ def compiled_sampler(spec: ModelSpec, priors, settings: SamplerSettings, data: d
     report = report and not many
     program = _sample_many if many else partial(_sample_and_transform, extras=extras, report=report)
     batch = np.shape(_any_mask(data))[:-1]
-    example = (jnp.zeros(batch + (settings.chains, 2), jnp.uint32), data)
+    example = (np.zeros(batch + (2,), np.uint32), data)
     return _compiled(spec, priors, settings, program, example, f"all|{many}|{extras}", exportable=not report)
 
 
@@ -224,7 +228,7 @@ def compiled_chain(spec: ModelSpec, priors, settings: SamplerSettings, data: dic
     """The jitted program of one chain, unbatched, from its start (one chain's z0 and the shared
     inverse mass matrix, as ``starts``, or (None, None) for a prior draw): the CPU's program (see
     sample)."""
-    example = (jnp.zeros(2, jnp.uint32), data, *starts)
+    example = (np.zeros(2, np.uint32), np.int32(0), data, *starts)
     program = partial(_chain_and_transform, extras=extras, report=report)
     return _compiled(spec, priors, settings, program, example, f"chain|{extras}", exportable=not report)
 
@@ -232,7 +236,7 @@ def compiled_chain(spec: ModelSpec, priors, settings: SamplerSettings, data: dic
 def compiled_starts(spec: ModelSpec, priors, settings: SamplerSettings, data: dict):
     """The jitted program of every chain's Laplace start (init="laplace"), searched from all of
     them at once so that they share the best mode."""
-    example = (jnp.zeros((settings.chains, 2), jnp.uint32), data)
+    example = (np.zeros(2, np.uint32), data)
     return _compiled(spec, priors, settings, _initial_points, example, "starts", exportable=True)
 
 
@@ -275,26 +279,26 @@ def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed:
     iterations and the time left on stderr.
     """
     report = progress_bar and progress.is_long(data, settings.warmup + settings.draws, settings.chains)
-    keys = np.asarray(_chain_keys(seed, settings.chains))
+    key = _fit_key(seed)
     on_cpu = jax.default_backend() == "cpu"
     with progress.reporting(settings.warmup, settings.draws, settings.chains if on_cpu else 1) if report \
             else nullcontext():
         if on_cpu:
-            results = _sample_chains(spec, priors, data, settings, keys, threads, extras, report)
+            results = _sample_chains(spec, priors, data, settings, key, threads, extras, report)
         else:
-            results = [compiled_sampler(spec, priors, settings, data, extras=extras, report=report)(keys, data)]
+            results = [compiled_sampler(spec, priors, settings, data, extras=extras, report=report)(key, data)]
     return {group: {name: np.concatenate([np.asarray(r[group][name]) for r in results]) for name in results[0][group]}
             for group in results[0]}
 
 
-def _sample_chains(spec, priors, data, settings, keys, threads, extras, report) -> list[dict]:
+def _sample_chains(spec, priors, data, settings, key, threads, extras, report) -> list[dict]:
     """Each chain's groups (chain axis of length 1), from one program per chain run in threads."""
     z0, inverse_mass = None, None  # a prior draw per chain, made in the chain's own program
     if settings.init == "laplace":
-        z0, inverse_mass = compiled_starts(spec, priors, settings, data)(keys, data)
+        z0, inverse_mass = compiled_starts(spec, priors, settings, data)(key, data)
     start = lambda i: None if z0 is None else jax.tree.map(lambda x: x[i], z0)  # noqa: E731
     program = compiled_chain(spec, priors, settings, data, (start(0), inverse_mass), extras=extras, report=report)
-    chain = lambda i: program(keys[i], data, start(i), inverse_mass)  # noqa: E731
+    chain = lambda i: program(key, np.int32(i), data, start(i), inverse_mass)  # noqa: E731
     workers = min(settings.chains, threads or os.cpu_count() or 1)
     if workers == 1:
         return [chain(i) for i in range(settings.chains)]
@@ -302,11 +306,22 @@ def _sample_chains(spec, priors, data, settings, keys, threads, extras, report) 
         return list(pool.map(chain, range(settings.chains)))
 
 
-def _chain_keys(seed: int, chains: int):
-    """One PRNG key per chain. (Splitting one fit's chains across devices was tried: with two
-    CPU devices a fit took 5x longer, as NUTS's while loops synchronise every step; threads,
-    one compiled program each, do not synchronise: see sample.)"""
-    return jax.random.split(jax.random.PRNGKey(seed), chains)
+MAX_SEED = 2**32 - 1
+
+
+def _fit_key(seed: int) -> np.ndarray:
+    """jax.random.PRNGKey(seed)'s raw key, made in NumPy: a new process spares the programs that
+    JAX would compile for it. Seeds from 0 to MAX_SEED (JAX would map 2^32 to the key of 0)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED:,}; got {seed!r}")
+    return np.array([0, seed], np.uint32)
+
+
+def _chain_keys(fit_key, chains: int):
+    """One PRNG key per chain, inside the sampler's programs. (Splitting one fit's chains across
+    devices was tried: with two CPU devices a fit took 5x longer, as NUTS's while loops
+    synchronise every step; threads, one compiled program each, do not synchronise: see sample.)"""
+    return jax.random.split(fit_key, chains)
 
 
 def sample_many(spec: ModelSpec, priors, stacked_data: dict, settings: SamplerSettings, seeds) -> dict:
@@ -320,7 +335,7 @@ def sample_many(spec: ModelSpec, priors, stacked_data: dict, settings: SamplerSe
     padded = -(-n // len(devices)) * len(devices)
     take = np.arange(padded) % n
     stacked = jax.tree.map(lambda x: np.asarray(x)[take], stacked_data)
-    keys = np.stack([np.asarray(jax.random.split(jax.random.PRNGKey(seeds[i]), settings.chains)) for i in take])
+    keys = np.stack([_fit_key(seeds[i]) for i in take])
     if len(devices) > 1:
         sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("fits",)),
                                               jax.sharding.PartitionSpec("fits"))

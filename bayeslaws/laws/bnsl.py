@@ -26,8 +26,9 @@ is not removed, so b stays somewhat correlated with c1, d1 and f1. When the brea
 the runs' compute range, c1, d1 and f1 are set by the priors.
 """
 
+import math
+
 import jax
-import jax.numpy as jnp
 import numpyro.distributions as dist
 
 from .base import Law, log_sum_exp
@@ -45,9 +46,9 @@ BNSL = Law(
     priors={
         "a": lambda: dist.LogNormal(0.5, 0.75),
         "b": lambda: dist.LogNormal(6.0, 2.5),
-        "c0": lambda: dist.LogNormal(jnp.log(0.15), 0.5),
+        "c0": lambda: dist.LogNormal(math.log(0.15), 0.5),
         "c1": lambda: dist.Normal(0.0, 0.3),
-        "d1": lambda: dist.LogNormal(jnp.log(1e20), 8.0),
+        "d1": lambda: dist.LogNormal(math.log(1e20), 8.0),
         "f1": lambda: dist.LogNormal(0.0, 1.0),
     },
     log_loss=bnsl_log_loss,

@@ -4,6 +4,8 @@ N: parameters (Chinchilla counts embeddings), D: tokens, L: nats. Closed-form co
 allocation under C = 6ND from laws.md section 1.
 """
 
+import math
+
 import jax.numpy as jnp
 import numpyro.distributions as dist
 
@@ -39,8 +41,8 @@ CHINCHILLA = Law(
     name="chinchilla",
     covariates=("N", "D"),
     priors={
-        "alpha": lambda: dist.LogNormal(jnp.log(0.35), 0.5),
-        "beta": lambda: dist.LogNormal(jnp.log(0.35), 0.5),
+        "alpha": lambda: dist.LogNormal(math.log(0.35), 0.5),
+        "beta": lambda: dist.LogNormal(math.log(0.35), 0.5),
         "A": lambda: dist.LogNormal(6.0, 2.5),
         "B": lambda: dist.LogNormal(6.0, 2.5),
         "E": lambda: dist.LogNormal(0.5, 0.75),

@@ -15,9 +15,10 @@ one target loss (column ``loss``) with the steps it took (column ``step``); fit 
 
 from __future__ import annotations
 
+import math
+
 from typing import Mapping
 
-import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
@@ -65,10 +66,10 @@ CRITICAL_BATCH = Law(
     covariates=("batch_size", "loss"),
     priors={
         # Kaplan et al. 2020 (laws.md section 2) as centres: S_c = 2.1e3, alpha_S = 0.76, B_star = 2e8, alpha_B = 0.21.
-        "S_c": lambda: dist.LogNormal(jnp.log(2.1e3), 3.0),
-        "alpha_S": lambda: dist.LogNormal(jnp.log(0.76), 0.75),
-        "B_star": lambda: dist.LogNormal(jnp.log(KAPLAN_B_STAR), 3.0),
-        "alpha_B": lambda: dist.LogNormal(jnp.log(KAPLAN_ALPHA_B), 0.75),
+        "S_c": lambda: dist.LogNormal(math.log(2.1e3), 3.0),
+        "alpha_S": lambda: dist.LogNormal(math.log(0.76), 0.75),
+        "B_star": lambda: dist.LogNormal(math.log(KAPLAN_B_STAR), 3.0),
+        "alpha_B": lambda: dist.LogNormal(math.log(KAPLAN_ALPHA_B), 0.75),
     },
     log_loss=_steps_log,
     formula="S = S_c L^(-1/alpha_S) (1 + B_star L^(-1/alpha_B) / B)",

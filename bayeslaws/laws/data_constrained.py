@@ -31,6 +31,8 @@ One formula (:func:`data_constrained_formula`) serves JAX (the sampler, float32)
 
 from __future__ import annotations
 
+import math
+
 from typing import Mapping
 
 import jax.numpy as jnp
@@ -79,8 +81,8 @@ PUBLISHED_FIT_RUNS = tuple("""
 1b591b1b5
 """.split())
 DECAY_PRIORS = {
-    "R_D_star": lambda: dist.LogNormal(jnp.log(10.0), 1.0),
-    "R_N_star": lambda: dist.LogNormal(jnp.log(10.0), 1.0),
+    "R_D_star": lambda: dist.LogNormal(math.log(10.0), 1.0),
+    "R_N_star": lambda: dist.LogNormal(math.log(10.0), 1.0),
 }
 
 

@@ -4,7 +4,8 @@ N: non-embedding parameters, D: tokens, L: nats. Published joint fit: alpha_N = 
 alpha_D = 0.103, N_c = 6.4e13, D_c = 1.8e13. No irreducible term.
 """
 
-import jax.numpy as jnp
+import math
+
 import numpyro.distributions as dist
 
 from .base import Law, log_sum_exp
@@ -22,10 +23,10 @@ KAPLAN = Law(
     name="kaplan",
     covariates=("N", "D"),
     priors={
-        "alpha_N": lambda: dist.LogNormal(jnp.log(0.08), 0.75),
-        "alpha_D": lambda: dist.LogNormal(jnp.log(0.1), 0.75),
-        "N_c": lambda: dist.LogNormal(jnp.log(6.4e13), 5.0),
-        "D_c": lambda: dist.LogNormal(jnp.log(1.8e13), 5.0),
+        "alpha_N": lambda: dist.LogNormal(math.log(0.08), 0.75),
+        "alpha_D": lambda: dist.LogNormal(math.log(0.1), 0.75),
+        "N_c": lambda: dist.LogNormal(math.log(6.4e13), 5.0),
+        "D_c": lambda: dist.LogNormal(math.log(1.8e13), 5.0),
     },
     log_loss=kaplan_log_loss,
     formula="L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D",

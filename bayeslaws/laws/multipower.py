@@ -28,6 +28,8 @@ the published 25M-400M fits lie well inside them):
 
 from __future__ import annotations
 
+import math
+
 from typing import Mapping
 
 import jax.numpy as jnp
@@ -110,8 +112,8 @@ def multipower_features(points: pd.DataFrame, lr_by_run: Mapping) -> dict[str, n
 
 CONSTANT_LR_PRIORS = {  # the constant-learning-rate power law L0 + A S^-alpha, shared with lr_annealing
     "L0": lambda: dist.LogNormal(1.0, 0.5),
-    "A": lambda: dist.LogNormal(jnp.log(0.5), 1.0),
-    "alpha": lambda: dist.LogNormal(jnp.log(0.5), 0.5),
+    "A": lambda: dist.LogNormal(math.log(0.5), 1.0),
+    "alpha": lambda: dist.LogNormal(math.log(0.5), 0.5),
 }
 
 
@@ -136,10 +138,10 @@ MULTIPOWER = Law(
     covariates=("step",),
     priors={
         **CONSTANT_LR_PRIORS,
-        "B": lambda: dist.LogNormal(jnp.log(400.0), 1.5),
-        "C": lambda: dist.LogNormal(jnp.log(2.0), 1.0),
-        "beta": lambda: dist.LogNormal(jnp.log(0.6), 0.5),
-        "gamma": lambda: dist.LogNormal(jnp.log(0.6), 0.5),
+        "B": lambda: dist.LogNormal(math.log(400.0), 1.5),
+        "C": lambda: dist.LogNormal(math.log(2.0), 1.0),
+        "beta": lambda: dist.LogNormal(math.log(0.6), 0.5),
+        "gamma": lambda: dist.LogNormal(math.log(0.6), 0.5),
     },
     log_loss=multipower_log_loss,
     # the sampler sees log A - alpha mean(log S), the prefactor at the data's centre. Centring C on

@@ -15,7 +15,8 @@ Default priors (original units):
 The likelihood's sigma is the relative scatter of the N* estimates around the law.
 """
 
-import jax.numpy as jnp
+import math
+
 import numpyro.distributions as dist
 
 from .base import Law
@@ -29,7 +30,7 @@ OPTIMAL_SIZE = Law(
     name="optimal_size",
     covariates=("C",),
     priors={
-        "a": lambda: dist.LogNormal(jnp.log(0.6), 0.4),
+        "a": lambda: dist.LogNormal(math.log(0.6), 0.4),
         "k": lambda: dist.LogNormal(-2.0, 10.0),
     },
     log_loss=optimal_size_log_n,

@@ -27,6 +27,8 @@ Default priors (weakly informative, original units):
   interval about 0.75-3.9.
 """
 
+import math
+
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
@@ -62,10 +64,10 @@ OVERTRAINING = Law(
     name="overtraining",
     covariates=("N", "D"),
     priors={
-        "eta": lambda: dist.LogNormal(jnp.log(0.15), 0.5),
-        "a": lambda: dist.LogNormal(jnp.log(200.0), 2.5),
-        "b": lambda: dist.LogNormal(jnp.log(200.0), 2.5),
-        "E": lambda: dist.LogNormal(jnp.log(1.7), 0.5),
+        "eta": lambda: dist.LogNormal(math.log(0.15), 0.5),
+        "a": lambda: dist.LogNormal(math.log(200.0), 2.5),
+        "b": lambda: dist.LogNormal(math.log(200.0), 2.5),
+        "E": lambda: dist.LogNormal(math.log(1.7), 0.5),
     },
     log_loss=overtraining_log_loss,
     formula="L = E + (a M^eta + b M^-eta) C^-eta, C = 6ND, M = D/N",

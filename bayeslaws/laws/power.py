@@ -1,6 +1,7 @@
 """Single-variable power law with an irreducible term: L(x) = E + A x^-alpha, x in N, D or C."""
 
-import jax.numpy as jnp
+import math
+
 import numpyro.distributions as dist
 
 from .base import Law, log_sum_exp
@@ -16,7 +17,7 @@ def power_law(covariate: str = "C") -> Law:
         name="power" if covariate == "C" else f"power_{covariate}",
         covariates=(covariate,),
         priors={
-            "alpha": lambda: dist.LogNormal(jnp.log(0.2), 0.75),
+            "alpha": lambda: dist.LogNormal(math.log(0.2), 0.75),
             "A": lambda: dist.LogNormal(4.0, 3.0),
             "E": lambda: dist.LogNormal(0.5, 0.75),
         },

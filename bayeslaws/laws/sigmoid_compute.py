@@ -18,6 +18,8 @@ the runs' mean ln C). Give a benchmark's known chance level as a tight prior, e.
 ``priors={"chance": dist.Beta(750, 250)}`` for 4-way multiple choice.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpyro.distributions as dist
@@ -45,8 +47,8 @@ SIGMOID_COMPUTE = Law(
     priors={
         "chance": lambda: dist.Beta(1.0, 1.0),
         "floor": lambda: dist.Beta(1.0, 2.0),
-        "slope": lambda: dist.LogNormal(jnp.log(0.5), 1.0),
-        "C_mid": lambda: dist.LogNormal(jnp.log(1e22), 5.0),
+        "slope": lambda: dist.LogNormal(math.log(0.5), 1.0),
+        "C_mid": lambda: dist.LogNormal(math.log(1e22), 5.0),
     },
     log_loss=sigmoid_compute_log_error,
     formula="Err = chance + (floor - chance) / (1 + (C_mid / C)^slope)",

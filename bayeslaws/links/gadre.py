@@ -13,6 +13,8 @@ Default priors (weakly informative, original units):
   gamma, so the sampler sees log k - gamma mean(L), the drop below eps at the data's mean loss.
 """
 
+import math
+
 import jax.numpy as jnp
 import numpyro.distributions as dist
 
@@ -29,7 +31,7 @@ GADRE = Link(
     priors={
         "eps": lambda: dist.Beta(1.0, 1.0),
         "gamma": lambda: dist.LogNormal(0.0, 0.5),
-        "k": lambda: dist.LogNormal(jnp.log(2.0), 1.5),
+        "k": lambda: dist.LogNormal(math.log(2.0), 1.5),
     },
     error=gadre_error,
     formula="Err = eps - k exp(-gamma L)",

@@ -14,6 +14,8 @@ binomial; ``to_error`` maps a (predictive) observation back to an error fraction
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -54,14 +56,14 @@ def _logit_normal(mu, p, items):
 ERROR_LIKELIHOODS: dict[str, ErrorLikelihood] = {
     "beta": ErrorLikelihood(
         "beta",
-        {"phi": lambda: dist.LogNormal(jnp.log(100.0), 2.0)},  # 90 %: about 4-2700
+        {"phi": lambda: dist.LogNormal(math.log(100.0), 2.0)},  # 90 %: about 4-2700
         lambda mu, p, items: dist.Beta(mu * p["phi"], (1.0 - mu) * p["phi"]),
         _squeeze,
         _same,
     ),
     "logit_normal": ErrorLikelihood(
         "logit_normal",
-        {"sigma_logit": lambda: dist.LogNormal(jnp.log(0.1), 1.0)},  # 90 %: about 0.02-0.5
+        {"sigma_logit": lambda: dist.LogNormal(math.log(0.1), 1.0)},  # 90 %: about 0.02-0.5
         _logit_normal,
         _squeeze,
         _same,

@@ -21,9 +21,9 @@ Default priors (weakly informative, original units):
 - in loss: slope ~ LogNormal(log 2, 1) per nat; L_mid ~ LogNormal(log 3, 0.5) nats.
 """
 
+import math
 from functools import partial
 
-import jax.numpy as jnp
 import numpyro.distributions as dist
 
 from ..laws.sigmoid_compute import sigmoid_error
@@ -39,8 +39,8 @@ def sigmoid_link(input: str = "C") -> Link:
             priors={
                 "chance": lambda: dist.Beta(1.0, 1.0),
                 "floor": lambda: dist.Beta(1.0, 2.0),
-                "slope": lambda: dist.LogNormal(jnp.log(0.5), 1.0),
-                "C_mid": lambda: dist.LogNormal(jnp.log(1e22), 5.0),
+                "slope": lambda: dist.LogNormal(math.log(0.5), 1.0),
+                "C_mid": lambda: dist.LogNormal(math.log(1e22), 5.0),
             },
             error=partial(sigmoid_error, input="C"),
             formula="Err = chance + (floor - chance) / (1 + (C_mid / C)^slope)",
@@ -52,8 +52,8 @@ def sigmoid_link(input: str = "C") -> Link:
         priors={
             "chance": lambda: dist.Beta(1.0, 1.0),
             "floor": lambda: dist.Beta(1.0, 2.0),
-            "slope": lambda: dist.LogNormal(jnp.log(2.0), 1.0),
-            "L_mid": lambda: dist.LogNormal(jnp.log(3.0), 0.5),
+            "slope": lambda: dist.LogNormal(math.log(2.0), 1.0),
+            "L_mid": lambda: dist.LogNormal(math.log(3.0), 0.5),
         },
         error=partial(sigmoid_error, input="loss"),
         formula="Err = chance + (floor - chance) sigmoid(-slope (L - L_mid))",

@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Mapping
 
+import jax
 import numpy as np
 
 from ..data import check_enough_runs, check_has_columns, check_positive_columns
@@ -204,7 +205,8 @@ class ModelSpec:
 
     def identity(self, priors: Mapping) -> str:
         """Stable text naming the model: its description (to_dict) and its priors."""
-        return json.dumps({**self.to_dict(), "priors": priors_text(priors)}, sort_keys=True)
+        identities = {name: prior_identity(d) for name, d in sorted(priors.items())}
+        return json.dumps({**self.to_dict(), "priors": identities}, sort_keys=True)
 
     def cache_key(self, priors: Mapping) -> tuple:
         """Key of the compiled program within a process: identity, plus the functions' identities
@@ -238,8 +240,18 @@ def _source_file(obj) -> Path:
 
 
 def prior_text(d) -> str:
+    """A prior as text for people, e.g. 'LogNormal(loc=0.5, scale=0.75)'."""
     args = {k: np.asarray(getattr(d, k)).tolist() for k in getattr(d, "arg_constraints", {}) if hasattr(d, k)}
     return f"{type(d).__name__}({', '.join(f'{k}={v}' for k, v in args.items())})"
+
+
+def prior_identity(d) -> str:
+    """A prior as complete text: its pytree (classes, shapes, the distributions and transforms it
+    wraps, their constraints) and every parameter value. It keys the compiled programs, so two
+    different priors never share one (prior_text, for people, omits what a wrapper such as
+    TransformedDistribution holds)."""
+    leaves, structure = jax.tree_util.tree_flatten(d)
+    return f"{structure}{[np.asarray(leaf).tolist() for leaf in leaves]}"
 
 
 def priors_text(priors: Mapping) -> dict:

@@ -40,6 +40,8 @@ prefactors.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass
 from typing import Mapping
 
@@ -63,10 +65,10 @@ LINEX_SERIES_BELOW = 0.1  # |k d| under which (e^x - 1 - x)/x^2 uses its Taylor 
 def _default_priors() -> dict:
     """Weakly informative: lr* and B* within about 1.5 decades, exponents of either sign."""
     return {
-        "lr_ref": lambda: dist.LogNormal(jnp.log(1.5e-3), 1.5),
+        "lr_ref": lambda: dist.LogNormal(math.log(1.5e-3), 1.5),
         "cN": lambda: dist.Normal(-0.5, 0.5),
         "cD": lambda: dist.Normal(0.0, 0.5),
-        "batch_ref": lambda: dist.LogNormal(jnp.log(1e6), 1.5),
+        "batch_ref": lambda: dist.LogNormal(math.log(1e6), 1.5),
         "bD": lambda: dist.Normal(0.5, 0.5),
         "bN": lambda: dist.Normal(0.0, 0.5),
     }
@@ -107,8 +109,8 @@ def _log_power_law(log_prefactor: float, exponent_N: float, exponent_D: float) -
 
 PRESETS = {None: _default_priors, "steplaw": _steplaw_priors, "deepseek": _deepseek_priors}
 SHAPE_PRIORS = {
-    "w_lr": lambda: dist.LogNormal(jnp.log(0.02), 1.5),  # log-loss per (log lr)^2; nats per (log lr)^2 if additive
-    "w_bs": lambda: dist.LogNormal(jnp.log(0.02), 1.5),
+    "w_lr": lambda: dist.LogNormal(math.log(0.02), 1.5),  # log-loss per (log lr)^2; nats per (log lr)^2 if additive
+    "w_bs": lambda: dist.LogNormal(math.log(0.02), 1.5),
     "k_lr": lambda: dist.Normal(0.0, 1.0),  # linex asymmetry [1 / log lr]
     "cB": lambda: dist.Normal(0.5, 0.5),  # best log lr per log batch: 0.5 (sqrt rule) to 1 for Adam, laws.md s3
 }
