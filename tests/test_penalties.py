@@ -255,7 +255,7 @@ def test_critical_batch_law_recovers_kaplan_from_steps_to_target_runs():
     hits = []
     for seed in range(4):
         zoo = simulate_steps_to_target(seed=seed)
-        result = bl.fit(zoo.runs, law=cb.CRITICAL_BATCH, chains=4, warmup=500, draws=500, seed=seed, progress=False)
+        result = bl.fit(zoo.runs, law=cb.CRITICAL_BATCH, chains=4, warmup=500, draws=1000, seed=seed, progress=False)
         assert result.response == "step" and result.diagnostics["max_r_hat"] <= 1.01
         summary = result.summary()
         hits += [summary.loc[n, "q05"] <= zoo.truth[n] <= summary.loc[n, "q95"] for n in ("alpha_B", "alpha_S", "B_star", "S_c")]

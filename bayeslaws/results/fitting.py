@@ -127,10 +127,12 @@ def fit(
         no-pooling limit: each family's varying parameters follow its own runs). Without groups,
         one pooled fit (the complete-pooling limit). With groups, target_accept defaults to 0.9 (the
         population's sds make the posterior's curvature vary: smaller steps avoid divergences)
-        and dense_mass to False: a family fit's dozens of parameters leave a dense mass matrix too
-        few warmup draws per entry (a 4-family zoo, seeds 0-5: bulk ESS 250-420 with a diagonal
-        one, 100-250 with a dense one).
-    dense_mass: a full mass matrix (default without groups: the law's few parameters correlate).
+        and, with partial pooling, dense_mass to False: a family fit's dozens of parameters leave
+        a dense mass matrix too few warmup draws per entry (a 4-family zoo, seeds 0-5: bulk ESS
+        250-420 with a diagonal one, 100-250 with a dense one).
+    dense_mass: a full mass matrix (the default without groups or with pooling="none", whose
+        per-family exponents and coefficients correlate as one law's do: a diagonal one hit the
+        tree-depth limit in 82 % of draws).
     terms: further model terms (bayeslaws.model.Term), e.g. your own; ``tables`` gives run tables
         of their own by name.
     extras: the DataTree also holds log_likelihood (for LOO), posterior_predictive, prior and
@@ -153,7 +155,7 @@ def fit(
     every = {**fitted, **{name: _table(t) for name, t in (tables or {}).items()}}
     start, adapt_mass = _sampler_start(init, len(fitted["runs"]))
     target_accept = target_accept or (HIERARCHY_TARGET_ACCEPT if groups is not None else 0.8)
-    dense_mass = groups is None if dense_mass is None else dense_mass
+    dense_mass = (groups is None or pooling == "none") if dense_mass is None else dense_mass
     settings = nuts.SamplerSettings(chains, warmup, draws, dense_mass, target_accept, max_tree_depth, start, adapt_mass)
     return run(spec, every, priors=priors, settings=settings, seed=seed, progress=progress, extras=extras)
 
