@@ -1,5 +1,6 @@
 """Inference end to end: recovery on simulated zoos, forecasts, diagnostics, storage."""
 
+import os
 import warnings
 
 import numpy as np
@@ -425,3 +426,16 @@ def test_priors_that_print_alike_compile_apart():
     keys = {spec.cache_key(spec.resolve_priors({"nu": prior})) for prior in (real, above_one)}
     assert len(keys) == 2
     assert spec.cache_key(spec.resolve_priors(None)) == spec.cache_key(spec.resolve_priors(None))
+
+
+def test_program_keys_are_the_same_in_every_process():
+    """The key of a program kept on disk must not depend on the process (hash seeds order sets)."""
+    import subprocess
+    import sys
+
+    code = ("from bayeslaws.model import ModelSpec, get_likelihood; import bayeslaws as bl; "
+            "spec = ModelSpec(bl.get_law('chinchilla'), get_likelihood('student_t'), response='loss'); "
+            "print(spec.identity(spec.resolve_priors(None)))")
+    keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(keys) == 1 and "GammaAboveOne" in keys.pop()

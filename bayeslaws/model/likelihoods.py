@@ -117,11 +117,11 @@ class GammaAboveOne(dist.TransformedDistribution):
 
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     pytree_data_fields = ("concentration", "rate")
+    support = constraints.greater_than(1.0)  # (the shift's own codomain would cost a JAX program per process)
 
     def __init__(self, concentration, rate, *, validate_args=None):
         self.concentration, self.rate = concentration, rate
-        shift = AffineTransform(1.0, 1.0, domain=constraints.positive)
-        super().__init__(dist.Gamma(concentration, rate), shift, validate_args=validate_args)
+        super().__init__(dist.Gamma(concentration, rate), AffineTransform(1.0, 1.0), validate_args=validate_args)
 
 
 SIGMA_PRIOR = lambda: dist.HalfNormal(0.1)  # noqa: E731  relative noise on loss, about 0-20 %

@@ -246,12 +246,27 @@ def prior_text(d) -> str:
 
 
 def prior_identity(d) -> str:
-    """A prior as complete text: its pytree (classes, shapes, the distributions and transforms it
-    wraps, their constraints) and every parameter value. It keys the compiled programs, so two
-    different priors never share one (prior_text, for people, omits what a wrapper such as
-    TransformedDistribution holds)."""
-    leaves, structure = jax.tree_util.tree_flatten(d)
-    return f"{structure}{[np.asarray(leaf).tolist() for leaf in leaves]}"
+    """A prior as complete, stable text: its class and every attribute, recursively (the
+    distributions and transforms it wraps, their constraints and parameter values, its shapes).
+    It keys the compiled programs, in this process and on disk, so two different priors never
+    share one (prior_text, for people, omits what a wrapper such as TransformedDistribution
+    holds). An attribute without a stable description (e.g. a weak reference) gives a key that
+    changes between processes: a recompilation, never a wrong program."""
+    return _describe(d)
+
+
+def _describe(value) -> str:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return f"[{', '.join(_describe(v) for v in value)}]"
+    if isinstance(value, dict):
+        return f"{{{', '.join(f'{k}: {_describe(v)}' for k, v in sorted(value.items()))}}}"
+    if isinstance(value, (np.ndarray, np.generic, jax.Array)):
+        return f"array({np.asarray(value).tolist()}, {np.asarray(value).dtype})"
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    attributes = getattr(value, "__dict__", None)
+    return kind + (repr(value) if attributes is None else _describe(attributes))
 
 
 def priors_text(priors: Mapping) -> dict:
