@@ -17,6 +17,12 @@ from ..model import ModelSpec
 from ..model.term import Tables
 
 
+def load_array_libraries() -> None:
+    """Make xarray's first array, which imports the optional array libraries it finds installed
+    (dask: 0.3 s): a thread of bl.fit does it while the sampler runs."""
+    xr.DataArray(np.zeros(1))
+
+
 def to_datatree(spec: ModelSpec, tables: Tables, samples: dict) -> xr.DataTree:
     """The DataTree of one fit from sample()'s groups (NumPy arrays, padded rows included)."""
     names = spec.parameter_names()

@@ -16,6 +16,7 @@ average over tasks (e.g. Gadre's ``err_avg17``). Two ways to combine a loss law 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import warnings
 from typing import Mapping, Sequence
@@ -25,7 +26,7 @@ import pandas as pd
 from ..data import RunTable, load_runs
 from ..data.curves import LR_TABLE, curve_tables
 from ..inference import diagnostics, nuts
-from ..inference.tree import to_datatree
+from ..inference.tree import load_array_libraries, to_datatree
 from ..laws import Law, get_law
 from ..model import ModelSpec, Term, get_likelihood
 from ..model.spec import prior_text
@@ -50,7 +51,10 @@ def run(spec: ModelSpec, tables: Tables, *, priors: Mapping | None, settings: nu
         sizes = ", ".join(_size_text(name, table) for name, table in tables.items() if name != LR_TABLE)
         print(f"bayeslaws: NUTS, {settings.chains} chains x ({settings.warmup} warmup + {settings.draws} draws), "
               f"{_label(spec)}, {sizes} ...", file=sys.stderr, flush=True)
+    loading = threading.Thread(target=load_array_libraries, daemon=True)  # while the program loads and runs
+    loading.start()
     samples = nuts.sample(spec, resolved, spec.arrays(tables), settings, seed, extras=extras, progress_bar=progress)
+    loading.join()
     tree = to_datatree(spec, tables, samples)
     run_settings = {**settings.__dict__, "seed": seed, "response": spec.response, "priors": _priors_text(resolved)}
     result = kind(spec, tree, dict(tables), run_settings)
