@@ -308,6 +308,8 @@ def test_prior_override_by_name_and_unknown_names():
     assert "LogNormal" in tight.settings["priors"]["E"]
     with pytest.raises(ValueError, match=r"priors given for unknown parameter\(s\) \['Q'\]"):
         bl.fit(zoo.runs, priors={"Q": dist.Normal()}, **FAST)
+    with pytest.raises(ValueError, match=r"priors must be NumPyro distributions.*\['E'\]"):
+        bl.fit(zoo.runs, priors={"E": 1.7}, **FAST)
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ from typing import Mapping
 
 import jax
 import numpy as np
+import numpyro.distributions as dist
 
 from ..data import check_enough_runs, check_has_columns, check_positive_columns
 from ..data.curves import LR_TABLE, lr_by_run
@@ -89,6 +90,10 @@ class ModelSpec:
         if unknown:
             raise ValueError(f"priors given for unknown parameter(s) {sorted(unknown)}; {self.describe()} "
                              f"samples {list(defaults)}")
+        not_distributions = sorted(k for k, v in (overrides or {}).items() if not isinstance(v, dist.Distribution))
+        if not_distributions:
+            raise ValueError(f"priors must be NumPyro distributions, e.g. numpyro.distributions.Normal(0.3, 0.1); "
+                             f"not so for {not_distributions}")
         return {**{name: make() for name, make in defaults.items()}, **(overrides or {})}
 
     def parameter_names(self) -> list[str]:
