@@ -61,7 +61,7 @@ amplitudes of 0.006 and held-out 90 % coverage 0.47-0.53 against 0.41-0.43 for t
 this prior 0.016 and 0.53-0.61; with a well-specified law, 0.92 and 0.94 against 0.91.
 The runs hardly inform the amplitude (its posterior median is 0.75-0.95 of the prior's), so the
 prior is the band beyond them. Its median was 0.02 at first; on the zoos of
-benchmarks/extrapolation.py (10 seeds, 300 held-out runs per truth; amplitude 0 / 0.02 / 0.04 /
+benchmarks/extrapolation.py (benchmarks/discrepancy_amplitude.py; 10 seeds, 300 held-out runs per truth; amplitude 0 / 0.02 / 0.04 /
 0.06 / 0.08) 90 % coverage reads 0.25 / 0.68 / 0.77 / 0.84 / 0.87 with a bend beyond the runs,
 - / 0.86 / 0.91 / 0.92 / - with the Farseer form, and 0.92 / 0.94 / 0.95 / 0.94 / 0.96 with a
 well-specified law (90 % width 3.5 / 4.3 / 4.7 / 4.9 / 5.1 % of the loss; median error 0.67 /
