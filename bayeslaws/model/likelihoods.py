@@ -9,7 +9,6 @@ Student-t degrees of freedom; length: a curve's correlation length).
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Callable, Mapping
 

@@ -28,8 +28,7 @@ from ..data.curves import LR_TABLE, curve_tables
 from ..inference import diagnostics, nuts
 from ..inference.tree import load_array_libraries, to_datatree
 from ..laws import Law, get_law
-from ..model import ModelSpec, Term, get_likelihood
-from ..model.spec import prior_text
+from ..model import ModelSpec, Term, get_likelihood, priors_text
 from ..model.term import Tables
 from ..terms.discrepancy import Discrepancy
 from ..terms.hierarchy import Hierarchy
@@ -56,7 +55,7 @@ def run(spec: ModelSpec, tables: Tables, *, priors: Mapping | None, settings: nu
     samples = nuts.sample(spec, resolved, spec.arrays(tables), settings, seed, extras=extras, progress_bar=progress)
     loading.join()
     tree = to_datatree(spec, tables, samples)
-    run_settings = {**settings.__dict__, "seed": seed, "response": spec.response, "priors": _priors_text(resolved)}
+    run_settings = {**settings.__dict__, "seed": seed, "response": spec.response, "priors": priors_text(resolved)}
     result = kind(spec, tree, dict(tables), run_settings)
     result.seconds = time.perf_counter() - started
     diag = result.diagnostics
@@ -289,7 +288,3 @@ def _table(runs) -> RunTable:
 
 def _label(spec: ModelSpec) -> str:
     return ", ".join(([] if spec.law is None else [f"law {spec.law.name}"]) + [str(t) for t in spec.terms])
-
-
-def _priors_text(priors: Mapping) -> dict:
-    return {name: prior_text(d) for name, d in priors.items()}
