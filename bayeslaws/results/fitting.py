@@ -29,6 +29,7 @@ from ..inference import diagnostics, nuts
 from ..inference.tree import load_array_libraries, to_datatree
 from ..laws import Law, get_law
 from ..model import ModelSpec, Term, get_likelihood, priors_text
+from ..model.likelihoods import FAMILY_PRIORS
 from ..model.term import Tables
 from ..terms.discrepancy import Discrepancy
 from ..terms.hierarchy import Hierarchy
@@ -130,7 +131,8 @@ def fit(
         no-pooling limit: each family's varying parameters follow its own runs). Without groups,
         one pooled fit (the complete-pooling limit). With groups, target_accept defaults to 0.9 (the
         population's sds make the posterior's curvature vary: smaller steps avoid divergences)
-        and, with partial pooling, dense_mass to False: a family fit's dozens of parameters leave
+        and the Student-t likelihood's nu ~ 1 + Gamma(2, 0.1) (likelihoods.GammaAboveOne), and,
+        with partial pooling, dense_mass to False: a family fit's dozens of parameters leave
         a dense mass matrix too few warmup draws per entry (a 4-family zoo, seeds 0-5: bulk ESS
         250-420 with a diagonal one, 100-250 with a dense one).
     dense_mass: a full mass matrix (the default without groups or with pooling="none", whose
@@ -155,6 +157,9 @@ def fit(
     fitted = curve_tables(runs, drop_early=drop_early) if law.features is not None else {"runs": _table(runs)}
     likelihood = likelihood or _default_likelihood(fitted["runs"])
     spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + extra, response or law.response)
+    if groups is not None:  # nu >= 1: no spike at sigma -> 0 where a family's own parameters fit its few runs exactly
+        defaults = {name: make() for name, make in FAMILY_PRIORS.get(spec.likelihood.name, {}).items()}
+        priors = {**defaults, **(priors or {})}
     every = {**fitted, **{name: _table(t) for name, t in (tables or {}).items()}}
     start, adapt_mass = _sampler_start(init, len(fitted["runs"]))
     target_accept = target_accept or (HIERARCHY_TARGET_ACCEPT if groups is not None else 0.8)
