@@ -441,3 +441,18 @@ def test_program_keys_are_the_same_in_every_process():
     keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
     assert len(keys) == 1 and "numpyro.distributions.continuous.Gamma{" in keys.pop()
+
+
+def test_the_process_keeps_a_bounded_number_of_compiled_programs(monkeypatch):
+    """Each program on CPU holds hundreds of memory maps; past the kernel's limit the next
+    compilation fails, so the least recently used programs are let go."""
+    from bayeslaws.inference import nuts
+
+    monkeypatch.setattr(nuts, "MAX_PROGRAMS", 2)
+    monkeypatch.setattr(nuts, "_COMPILED", nuts.OrderedDict())
+    zoo = bl.simulate(seed=4, n_budgets=3, runs_per_budget=8).runs
+    quick = {"chains": 1, "warmup": 20, "draws": 20, "progress": False}
+    for law in ("chinchilla", "kaplan", "power"):
+        bl.fit(zoo if law != "power" else zoo[["C", "loss"]], law=law, **quick)
+    assert len(nuts._COMPILED) == 2
+    assert not any("chinchilla" in key[0][0] for key in nuts._COMPILED)  # the oldest went first

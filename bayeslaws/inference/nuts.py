@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -197,7 +198,12 @@ def _sample_many(rng_keys, stacked_data, *, model, settings):
 
 
 SOURCES = [Path(__file__), Path(__file__).parent / "laplace.py"]  # the sampler's own code, for exported programs
-_COMPILED: dict = {}
+# Compiled programs kept in this process, least recently used first. Bounded: on CPU each program
+# holds about 600 memory maps of JIT code, and a process past the kernel's vm.max_map_count (65,530)
+# fails to compile the next one ("Cannot allocate memory"): a test worker of the suite met it after
+# about a hundred programs. An evicted program reloads from the persistent cache in about 0.3 s.
+MAX_PROGRAMS = 32
+_COMPILED: OrderedDict = OrderedDict()
 _COMPILING = threading.Lock()  # threads of fit_many share one compilation
 
 
@@ -255,7 +261,10 @@ def _compiled(spec: ModelSpec, priors, settings: SamplerSettings, program, examp
                 identity = f"{spec.identity(priors)}|{settings}|{shapes}|{kind}"
                 jitted = compile_cache.load_or_export(jitted, example, identity, spec.source_files() + SOURCES)
             _COMPILED[key] = jitted.lower(*example).compile()
-    return _COMPILED[key]
+            while len(_COMPILED) > MAX_PROGRAMS:
+                _COMPILED.popitem(last=False)
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key]
 
 
 def _any_mask(data: dict):
