@@ -50,7 +50,8 @@ def real_datasets(names) -> dict[str, pd.DataFrame]:
     return {k: v for k, v in out.items() if not names or k in names}
 
 
-def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", inner=INNER) -> pd.DataFrame:
+def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", inner=INNER,
+              amplitude: float = 0.02) -> pd.DataFrame:
     """Per-run scores on the held-out top 25 % for each law, the stack and the discrepancy fits
     (discrepancy: "none", "chinchilla" (that law with the term) or "stack" (also the stack of
     every law with the term))."""
@@ -63,11 +64,12 @@ def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", i
     weights = bl.stacking_weights(inner)
     scored["stack"] = bl.stack(inner, weights=weights, progress=False).score(test, seed)
     if discrepancy == "chinchilla":
-        fitted = bl.fit(train, "chinchilla", discrepancy=True, seed=seed, progress=False, **DRAWS)
+        fitted = bl.fit(train, "chinchilla", discrepancy=bl.Discrepancy(amplitude=amplitude), seed=seed,
+                        progress=False, **DRAWS)
         scored["discrepancy"] = score_runs(fitted, test, seed)
     elif discrepancy == "stack":
         inner_d = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False,
-                              discrepancy=True, **DRAWS)
+                              discrepancy=bl.Discrepancy(amplitude=amplitude), **DRAWS)
         scored["discrepancy"] = score_runs(inner_d.fit_all("chinchilla"), test, seed)
         weights_d = bl.stacking_weights(inner_d)
         scored["stack+discrepancy"] = bl.stack(inner_d, weights=weights_d, progress=False).score(test, seed)
@@ -90,7 +92,7 @@ def real(args) -> None:
         laws = [law for law in args.laws if law != "data_constrained" or "unique_tokens" in runs]
         if name == "datablations" and "data_constrained" not in laws:
             laws.append("data_constrained")
-        points = forecasts(runs, laws, args.seed, args.discrepancy, args.inner).assign(dataset=name)
+        points = forecasts(runs, laws, args.seed, args.discrepancy, args.inner, args.amplitude).assign(dataset=name)
         results.append(points)
         table = summarise(points, ["dataset", "forecast"])
         print(f"\n{name}: {len(runs)} runs, {points['forecast'].value_counts().iloc[0]} held out; "
@@ -139,7 +141,7 @@ def simulated(args) -> None:
         for seed in range(args.seeds):
             zoo = bl.simulate(make_law(), params, seed=seed, **ZOO)
             runs = zoo.runs[["N", "D", "C", "loss"]]
-            points = forecasts(runs, laws, seed, args.discrepancy, args.inner)
+            points = forecasts(runs, laws, seed, args.discrepancy, args.inner, args.amplitude)
             results.append(points.assign(truth=truth, seed=seed))
             print(f"{truth} seed {seed}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         table = summarise(pd.concat([r for r in results if r["truth"].iloc[0] == truth]), ["truth", "forecast"])
@@ -161,6 +163,8 @@ def main() -> None:
                         help="held-out shares of the training runs for the stacking weights, e.g. 0.1,0.25,0.5")
     parser.add_argument("--discrepancy", choices=["none", "chinchilla", "stack"], default="chinchilla",
                         help="chinchilla: that law with the term; stack: also the stack of every law with it")
+    parser.add_argument("--amplitude", type=float, default=0.02,
+                        help="median of the discrepancy term's amplitude prior (bl.Discrepancy(amplitude=...))")
     parser.add_argument("--output", help="CSV of every held-out run's scores")
     args = parser.parse_args()
     args.laws = [law for law in args.laws if law in bl.LAWS]
