@@ -7,9 +7,26 @@
 The public names below are imported on first use, so ``import bayeslaws`` stays light.
 """
 
+import os
 from importlib import import_module
 
 __version__ = "0.1.0"
+
+FAST_COMPILE_FLAG = "--xla_llvm_disable_expensive_passes=true"
+
+
+def _prefer_fast_compilation() -> None:
+    """Let XLA skip LLVM's expensive optimisation passes: a first fit on CPU compiles about 1.5 s
+    (a fifth) faster, with the same draws and no slower sampling (benchmarks/vs_peers.py). Set
+    before JAX starts its backend; left alone when XLA_FLAGS names the flag already (set it to
+    false there to opt out) or when BAYESLAWS_FAST_COMPILE=0."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_llvm_disable_expensive_passes" in flags or os.environ.get("BAYESLAWS_FAST_COMPILE") == "0":
+        return
+    os.environ["XLA_FLAGS"] = f"{flags} {FAST_COMPILE_FLAG}".strip()
+
+
+_prefer_fast_compilation()
 
 # public name -> (module, attribute); attribute None: the module itself
 _PUBLIC = {
