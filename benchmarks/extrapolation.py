@@ -74,9 +74,22 @@ def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", i
         weights_d = bl.stacking_weights(inner_d)
         scored["stack+discrepancy"] = bl.stack(inner_d, weights=weights_d, progress=False).score(test, seed)
         weights.update({f"{k}+d": w for k, w in weights_d.items()})
+        both = _joint_weights(inner, inner_d)
+        fits = {name: (inner_d.fit_all(name[:-2]) if name.endswith("+d") else inner.fit_all(name))
+                for name, w in both.items() if w >= 1e-3}
+        scored["stack(both)"] = bl.Stack(fits, {k: both[k] / sum(both[j] for j in fits) for k in fits}).score(test, seed)
+        weights.update({f"both:{k}": w for k, w in both.items()})
     frame = pd.concat([s.assign(forecast=name) for name, s in scored.items()], ignore_index=True)
     frame.attrs["weights"] = weights
     return frame
+
+
+def _joint_weights(plain, with_term) -> dict[str, float]:
+    """Stacking weights over every law with and without the discrepancy term (one backtest of both)."""
+    points = pd.concat([plain.points, with_term.points.assign(law=with_term.points["law"] + "+d")], ignore_index=True)
+    laws = list(plain.laws) + [f"{k}+d" for k in with_term.laws]
+    merged = bl.Backtest(plain.runs, laws, pd.concat([plain.scores, with_term.scores]), points)
+    return bl.stacking_weights(merged)
 
 
 def summarise(points: pd.DataFrame, by: list[str]) -> pd.DataFrame:
