@@ -439,3 +439,21 @@ def test_the_process_keeps_a_bounded_number_of_compiled_programs(monkeypatch):
         bl.fit(zoo if law != "power" else zoo[["C", "loss"]], law=law, **quick)
     assert len(nuts._COMPILED) == 2
     assert not any("chinchilla" in key[0][0] for key in nuts._COMPILED)  # the oldest went first
+
+
+def test_fast_compilation_flag_is_added_unless_the_user_chose():
+    """bayeslaws asks XLA to skip LLVM's expensive passes (faster first fits, same draws), but
+    never overrides a user's XLA_FLAGS setting of that flag, and BAYESLAWS_FAST_COMPILE=0 opts out."""
+    import subprocess
+    import sys
+
+    def flags(**env):
+        base = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "BAYESLAWS_FAST_COMPILE")}
+        code = "import os, bayeslaws; print(os.environ.get('XLA_FLAGS', ''))"
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**base, **env}).stdout.strip()
+
+    assert flags() == bl.FAST_COMPILE_FLAG
+    assert flags(XLA_FLAGS="--xla_cpu_enable_fast_math=false") == f"--xla_cpu_enable_fast_math=false {bl.FAST_COMPILE_FLAG}"
+    assert flags(XLA_FLAGS="--xla_llvm_disable_expensive_passes=false") == "--xla_llvm_disable_expensive_passes=false"
+    assert flags(BAYESLAWS_FAST_COMPILE="0") == ""
