@@ -64,11 +64,11 @@ def test_dask_executor_gives_the_same_draws(many):
 
 
 def test_sbc_coverage_is_near_nominal():
-    result = sbc("chinchilla", n=24, n_budgets=4, runs_per_budget=16, seed=3)
+    result = sbc("chinchilla", n=16, n_budgets=4, runs_per_budget=16, seed=3)
     coverage = result.coverage
     print(coverage, result.fits.diagnostics.describe(), sep="\n")
     assert set(coverage.index) == {"alpha", "beta", "A", "B", "E", "sigma", "nu"}
-    # 24 simulations: a calibrated 90% interval covers 18-24 of them with 99% probability.
+    # 16 simulations: a calibrated 90% interval covers 12-16 of them with 98% probability.
     assert (coverage["coverage_90"] >= 0.7).all()
     assert coverage["coverage_90"].mean() >= 0.8
     assert (coverage["coverage_50"].between(0.2, 0.8)).all()
