@@ -434,7 +434,7 @@ def test_the_process_keeps_a_bounded_number_of_compiled_programs(monkeypatch):
     monkeypatch.setattr(nuts, "MAX_PROGRAMS", 2)
     monkeypatch.setattr(nuts, "_COMPILED", nuts.OrderedDict())
     zoo = bl.simulate(seed=4, n_budgets=3, runs_per_budget=8).runs
-    quick = {"chains": 1, "warmup": 20, "draws": 20, "progress": False}
+    quick = {"chains": 1, "warmup": 20, "draws": 20, "progress": False, "extras": False}  # smaller programs
     for law in ("chinchilla", "kaplan", "power"):
         bl.fit(zoo if law != "power" else zoo[["C", "loss"]], law=law, **quick)
     assert len(nuts._COMPILED) == 2
