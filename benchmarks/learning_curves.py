@@ -83,13 +83,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=["25M", "100M"])
     parser.add_argument("--tasks", nargs="+", default=["published", "finish"])
-    parser.add_argument("--likelihood", default=None, help="default: the curve default (ar1)")
+    parser.add_argument("--likelihood", default=None, help="default: the curve default (ar1); or run_offset, normal")
+    parser.add_argument("--init", default=None, help="prior (default) or laplace")
     parser.add_argument("--discrepancy", type=float, default=0.0,
                         help="add a discrepancy process in log step with this prior median amplitude (0: none)")
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--draws", type=int, default=500)
     args = parser.parse_args(argv)
-    options = {"likelihood": args.likelihood, "warmup": args.warmup, "draws": args.draws, "chains": 4,
+    options = {"likelihood": args.likelihood, "init": args.init, "warmup": args.warmup, "draws": args.draws, "chains": 4,
                "discrepancy": Discrepancy(amplitude=args.discrepancy) if args.discrepancy else None}
     tasks = {"published": published_task, "finish": finish_task}
     rows = []

@@ -18,7 +18,7 @@ from bayeslaws.data.curves import curve_tables, lr_by_run
 from bayeslaws.data.schedules import parse_schedule
 from bayeslaws.laws import get_law
 from bayeslaws.laws.lr_annealing import ANNEALING_MOMENTUM, annealing_area
-from bayeslaws.model.curve_noise import CurveResiduals, curve_arrays
+from bayeslaws.model.curve_noise import CurveResiduals, RunOffsetResiduals, curve_arrays
 from bayeslaws.synthetic.curves import LUO_25M
 
 LUO_100M = {"L0": 2.65145, "A": 0.601152, "alpha": 0.452958, "B": 437.946, "C": 2.13246, "beta": 0.597852,
@@ -172,6 +172,38 @@ def test_denser_checkpoints_stop_adding_information():
         return 1.0 / float(jnp.sum(precision))
     assert variance(1000) / variance(100) > 0.8
     assert variance(100) / variance(10) > 0.3
+
+
+def test_run_offset_density_is_the_gaussian_with_a_shared_offset_per_run():
+    points = pd.DataFrame({"run_id": list("aaaabbb"), "step": [1, 2, 3, 4, 1, 2, 3]})
+    arrays = curve_arrays(points, len(points) + 2)  # two padding rows, each its own run
+    sigma, run_sd = 0.003, 0.002
+    runs = points["run_id"].to_numpy()
+    covariance = sigma**2 * np.eye(len(points)) + run_sd**2 * (runs[:, None] == runs[None, :])
+    value = np.random.default_rng(1).multivariate_normal(np.zeros(len(points)), covariance)
+    padded = jnp.asarray(np.concatenate([value, [0.5, -0.7]]), jnp.float32)
+    density = RunOffsetResiduals(jnp.zeros(len(padded)), jnp.asarray(sigma), jnp.asarray(run_sd), arrays["first"])
+    ours = float(density.log_prob(padded)[: len(points)].sum())  # padding rows' terms stay on their own rows
+    assert ours == pytest.approx(multivariate_normal(np.zeros(len(points)), covariance).logpdf(value), rel=1e-4)
+    draws = np.asarray(density.sample(jax.random.PRNGKey(0), (4000,)))[:, : len(points)]
+    assert np.corrcoef(draws[:, 0], draws[:, 3])[0, 1] == pytest.approx(run_sd**2 / (sigma**2 + run_sd**2), abs=0.05)
+    assert abs(np.corrcoef(draws[:, 0], draws[:, 4])[0, 1]) < 0.05  # runs are independent
+
+
+@pytest.mark.slow
+def test_run_offset_fit_forecasts_a_new_run_wider_than_a_fitted_one():
+    """A new schedule's forecast carries the law's error for a schedule (run_sd); a fitted run's
+    continuation knows its own offset from its points."""
+    curves = bl.simulate_curves(SMALL, log_every=64, seed=3)
+    fit = bl.fit(curves.frame, law="multipower", likelihood="run_offset", seed=1, **{**SAMPLER, "chains": 2})
+    assert fit.diagnostics["divergences"] <= 5 and fit.diagnostics["max_r_hat"] < 1.05
+    step = int(curves.frame.loc[curves.frame["run_id"] == "cosine", "step"].iloc[-1])
+    own = fit.predict_curve("cosine", steps=[step])
+    new = fit.predict_curve(schedule=SMALL["cosine"], steps=[step])
+    width = lambda f: float(f["loss_pred_q95"].iloc[0] - f["loss_pred_q05"].iloc[0])  # noqa: E731
+    assert width(own) < width(new)
+    logged = float(curves.frame.loc[curves.frame["run_id"] == "cosine", "loss"].iloc[-1])
+    assert own["loss_pred_q05"].iloc[0] <= logged <= own["loss_pred_q95"].iloc[0]
 
 
 # --- fits and forecasts on simulated curves ---------------------------------------------------

@@ -19,6 +19,7 @@ from ..data import summarise_draws
 from ..data.runs import describe_rows, read_source
 from ..data.curves import LR_TABLE, lr_by_run
 from ..data.schedules import parse_schedule
+from ..model.curve_noise import offset_given_run
 from .forecast import predictive_log_loss_draws
 
 DRAWS_PER_CHUNK = 256  # draws evaluated at once: (draws, points, cells) floats must fit in memory
@@ -68,6 +69,10 @@ def predict_curve(fit, run=None, schedule: str | None = None, steps=None, *, ci_
     if fitted and "length" in fit.spec.likelihood.priors:  # AR(1): the run's own residual carries forward
         shift, scale = _carried_residual(fit, run, posterior, steps)
         predicted = predictive_log_loss_draws(fit.spec.likelihood, posterior, mean + shift, seed, scale)
+    elif fitted and "run_sd" in fit.spec.likelihood.priors:  # the run's offset, as its logged points tell it
+        shift, spread = offset_given_run(_run_residuals(fit, run, posterior), posterior["sigma"], posterior["run_sd"])
+        predicted = predictive_log_loss_draws(fit.spec.likelihood, {**posterior, "run_sd": spread},
+                                              mean + shift[:, None], seed)
     else:
         predicted = predictive_log_loss_draws(fit.spec.likelihood, posterior, mean, seed)
     if draws:
@@ -118,6 +123,15 @@ def _steps(steps, lr: np.ndarray, label) -> np.ndarray:
         raise ValueError(f"run {label!r}: its learning rate is known up to step {last}; give its schedule string to "
                          f"forecast step {int(steps.max())}")
     return steps.astype(np.int64)
+
+
+def _run_residuals(fit, run, posterior: Mapping) -> np.ndarray:
+    """Per draw, a fitted run's log-loss residuals from the law at its logged points (draws, points)."""
+    runs = fit.tables["runs"].frame
+    own = runs[runs["run_id"] == run]
+    lr = lr_by_run(fit.tables[LR_TABLE])
+    law = curve_log_loss_draws(fit, posterior, own[["run_id", "step"]].reset_index(drop=True), lr)
+    return np.log(own["loss"].to_numpy(np.float64))[None, :] - law
 
 
 def _carried_residual(fit, run, posterior: Mapping, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -104,7 +104,8 @@ def fit(
     likelihood: "student_t" (default, robust to outlying runs), "normal" or "huber", on log loss;
         "ar1" for training curves: residuals correlated along each run (bayeslaws.model.curve_noise),
         the default for a law of whole curves and for tables whose rows are checkpoints (a run_id
-        on several rows, with a step column).
+        on several rows, with a step column); "run_offset" for curves: white noise plus one offset
+        per run (the law's error for a schedule), for forecasting schedules that were not run.
     drop_early: curves only: leave out each run's points before this fraction of its last step.
     priors: overrides by parameter name, NumPyro distributions in original units.
     init: "prior" (prior draw, identity as the first mass matrix) or "laplace" (a draw from the
