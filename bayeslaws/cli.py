@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
                                  "one row per logged point: run_id, step, loss and lr or schedule)")
     fit.add_argument("--law", default="chinchilla", help="law name (see `bayeslaws laws`)")
     fit.add_argument("--forecast", help="curve laws: CSV of targets (run_id, step, schedule) to forecast")
+    fit.add_argument("--likelihood", help="student_t (default for runs), normal, huber; for curves ar1 (default) "
+                                          "or run_offset (one offset per run: for forecasting new schedules)")
+    fit.add_argument("--init", choices=["prior", "laplace"], help="chains start from prior draws (default) or "
+                                                                  "the Laplace approximation")
     fit.add_argument("--drop-early", type=float, default=0.0,
                      help="curve laws: leave out each run's points before this fraction of its last step")
     fit.add_argument("--columns", type=_pairs_of_names, default={},
@@ -192,7 +196,7 @@ def _fit_command(args) -> int:
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     link_runs = _link_runs(args, runs)
     result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
-                    penalty=args.penalty, groups=args.groups, hierarchical=args.hierarchical, progress=True,
+                    likelihood=args.likelihood, init=args.init, penalty=args.penalty, groups=args.groups, hierarchical=args.hierarchical, progress=True,
                     extras=False)  # the report needs no pointwise or predictive groups: a third less compilation
     if link_runs is not None:
         result = result.with_link(bl.fit_link(link_runs, args.link, args.metric, chains=args.chains,
@@ -220,7 +224,8 @@ def _curve_fit_command(args) -> int:
     targets = read_forecast_targets(args.forecast) if args.forecast else None
     curves = read_source(args.csv).rename(columns={user: canonical for canonical, user in args.columns.items()})
     result = bl.fit(curves, law=args.law, drop_early=args.drop_early, chains=args.chains, draws=args.draws,
-                    warmup=args.warmup, seed=args.seed, progress=True, extras=False)
+                    warmup=args.warmup, seed=args.seed, likelihood=args.likelihood, init=args.init, progress=True,
+                    extras=False)
     report = fit_report(result, [])
     report["forecasts"] = [] if targets is None else [
         {"run_id": row["run_id"], "step": int(row["step"]),
@@ -240,10 +245,13 @@ def _check_settings_and_targets(args) -> None:
     before any data is read or sampled."""
     import bayeslaws as bl
     from bayeslaws.inference.nuts import SamplerSettings
+    from bayeslaws.model import get_likelihood
     from bayeslaws.results.forecast import target_covariates
     from bayeslaws.terms.penalty import get_penalty
 
     SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
+    if args.likelihood:
+        get_likelihood(args.likelihood)
     penalty = get_penalty(args.penalty)
     if bl.get_law(args.law).features is not None:
         return

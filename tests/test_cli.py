@@ -62,6 +62,8 @@ def test_missing_file_and_unknown_law_are_clean_errors(user_csv, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["fit", str(user_csv), "--law", "nope", "--columns", "N=params,D=tokens,loss=val_loss"]) == 2
     assert "unknown law 'nope'" in capsys.readouterr().err
+    assert main(["fit", str(user_csv), "--likelihood", "t", "--columns", "N=params,D=tokens,loss=val_loss"]) == 2
+    assert "unknown likelihood 't'" in capsys.readouterr().err
 
 
 def test_demo_writes_its_plot(tmp_path, capsys):
