@@ -1,4 +1,4 @@
-"""Correlated residuals along a training curve: a stationary Gaussian AR(1) in step.
+"""Residuals along a training curve: a stationary Gaussian AR(1) in step, or a per-run offset.
 
 The checkpoints of one run are not independent evidence: a curve that runs above the law at
 one step runs above it at the next. Within a run, the residual e = log(loss) - law follows an
@@ -10,6 +10,9 @@ Ornstein-Uhlenbeck process in step (the exact AR(1) at unevenly spaced steps):
 so a point's information saturates as checkpoints get denser: doubling them does not halve an
 interval. sigma: relative noise of one logged loss; length: the correlation length as a share of
 the median last step over runs. Runs are independent; a new run's point is Normal(law, sigma).
+
+The second model here, RunOffsetResiduals (likelihood "run_offset"), is white noise plus one
+offset per run: the law's own error for a schedule, which a new schedule's forecast carries.
 """
 
 from __future__ import annotations
