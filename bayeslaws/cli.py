@@ -196,7 +196,8 @@ def _fit_command(args) -> int:
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     link_runs = _link_runs(args, runs)
     result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
-                    likelihood=args.likelihood, init=args.init, penalty=args.penalty, groups=args.groups, hierarchical=args.hierarchical, progress=True,
+                    likelihood=args.likelihood, init=args.init, penalty=args.penalty, groups=args.groups,
+                    hierarchical=args.hierarchical, progress=True,
                     extras=False)  # the report needs no pointwise or predictive groups: a third less compilation
     if link_runs is not None:
         result = result.with_link(bl.fit_link(link_runs, args.link, args.metric, chains=args.chains,

@@ -139,12 +139,9 @@ def _carried_residual(fit, run, posterior: Mapping, steps: np.ndarray) -> tuple[
     logged loss given its residual at its last logged point before each step (AR(1) in step)."""
     runs = fit.tables["runs"].frame
     scale = runs.groupby("run_id", sort=False)["step"].max().median()
-    own = runs[runs["run_id"] == run]
-    logged = own["step"].to_numpy(np.int64)
+    logged = runs.loc[runs["run_id"] == run, "step"].to_numpy(np.int64)
     at = np.clip(np.searchsorted(logged, steps, side="right") - 1, 0, None)  # last logged point at or before
-    anchor = pd.DataFrame({"run_id": run, "step": logged[at]})
-    lr = lr_by_run(fit.tables[LR_TABLE])
-    residual = np.log(own["loss"].to_numpy(np.float64))[at] - curve_log_loss_draws(fit, posterior, anchor, lr)
+    residual = _run_residuals(fit, run, posterior)[:, at]
     gap = np.abs(steps - logged[at]) / scale
     rho = np.exp(-gap[None, :] / posterior["length"][:, None])
     return rho * residual, np.sqrt(np.maximum(1.0 - rho**2, 1e-12))  # at a logged step: (almost) no noise left
