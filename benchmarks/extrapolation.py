@@ -11,7 +11,8 @@ runs inside the 90 % predictive interval (a new run's loss, noise included).
     python benchmarks/extrapolation.py real --datasets gadre_rpj --laws chinchilla,kaplan
 
 Forecasts: each law alone; "stack" (bl.stack of the laws); "discrepancy" (chinchilla with
-bl.fit(..., discrepancy=True)); "stack+discrepancy" (the stack of laws each with the term).
+bl.fit(..., discrepancy=True)); "stack+discrepancy" (the stack of laws each with the term);
+"stack(both)" (one set of stacking weights over every law with and without the term).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pandas as pd
 
 import bayeslaws as bl
 from bayeslaws.results.backtest import HOLDOUTS, holdout_split, point_scores, score_runs
+from bayeslaws.results.stacking import NEGLIGIBLE_WEIGHT
 
 DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 LAWS = ("chinchilla", "kaplan", "chinchilla_interaction", "farseer", "bnsl")
@@ -75,9 +77,9 @@ def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", i
         scored["stack+discrepancy"] = bl.stack(inner_d, weights=weights_d, progress=False).score(test, seed)
         weights.update({f"{k}+d": w for k, w in weights_d.items()})
         both = _joint_weights(inner, inner_d)
-        fits = {name: (inner_d.fit_all(name[:-2]) if name.endswith("+d") else inner.fit_all(name))
-                for name, w in both.items() if w >= 1e-3}
-        scored["stack(both)"] = bl.Stack(fits, {k: both[k] / sum(both[j] for j in fits) for k in fits}).score(test, seed)
+        kept = {name: w for name, w in both.items() if w >= NEGLIGIBLE_WEIGHT}  # as bl.stack keeps them
+        fits = {name: inner_d.fit_all(name[:-2]) if name.endswith("+d") else inner.fit_all(name) for name in kept}
+        scored["stack(both)"] = bl.Stack(fits, {k: w / sum(kept.values()) for k, w in kept.items()}).score(test, seed)
         weights.update({f"both:{k}": w for k, w in both.items()})
     frame = pd.concat([s.assign(forecast=name) for name, s in scored.items()], ignore_index=True)
     frame.attrs["weights"] = weights
