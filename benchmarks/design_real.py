@@ -5,16 +5,17 @@ runs). The target region is the top decile of compute; the pool is every other r
 starts from the 10 cheapest runs of the pool (fitted first, counted as spent), then each strategy
 picks one batch with 5 % or 10 % of the pool's total cost from the rest of the pool, aiming at the
 whole target region (bl.suggest_runs with the region's N and D: the summed variance of its log
-losses). chinchilla is refitted on the initial plus chosen runs, and scored on the target region:
-R^2 of the posterior-median loss against the observed losses, median relative error and 90 %
-predictive coverage. Random choice is repeated over 5 seeds (mean shown); beside them, a fit on the
+losses). The law (chinchilla unless --law) is refitted on the initial plus chosen runs, and scored
+on the target region: R^2 of the posterior-median loss against the observed losses, median
+relative error and 90 % predictive coverage. Random choice is repeated over 5 seeds (mean shown); beside them, a fit on the
 whole pool.
 
-Usage: python benchmarks/design_real.py
+Usage: python benchmarks/design_real.py [--law farseer] [--datasets porian_rw,datablations]
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 import warnings
 
@@ -46,14 +47,18 @@ def r_squared(scores: pd.DataFrame) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--law", default="chinchilla", help="the law every design fits (default chinchilla)")
+    parser.add_argument("--datasets", type=lambda s: s.split(","), default=["porian_rw", "datablations"])
+    args = parser.parse_args()
     started = time.perf_counter()
-    for name, runs in real_datasets(["porian_rw", "datablations"]).items():
+    for name, runs in real_datasets(args.datasets).items():
         runs = runs[["N", "D", "C", "loss"]]
         initial, pool, target = split(runs)
         total = float((6 * pool["N"] * pool["D"]).sum())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            first = bl.fit(initial, seed=0, **FIT)
+            first = bl.fit(initial, args.law, seed=0, **FIT)
         tables = {}
         for fraction in FRACTIONS:
             for strategy in STRATEGIES:
@@ -67,14 +72,14 @@ def main() -> None:
         for key, table in tables.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fit = bl.fit(table, seed=0, **FIT)
+                fit = bl.fit(table, args.law, seed=0, **FIT)
             scores = score_runs(fit, target)
             rows.append({"budget": key[0], "strategy": key[1], "seed": key[2], "runs": len(table) - INITIAL,
                          "R2": r_squared(scores),
                          "median_rel_error": float(np.median(np.abs(scores["median"] - scores["observed"]) / scores["observed"])),
                          "coverage_90": float(scores["covered_90"].mean()), "max_r_hat": fit.diagnostics["max_r_hat"]})
         table = pd.DataFrame(rows).groupby(["budget", "strategy"]).mean(numeric_only=True).drop(columns="seed")
-        print(f"\n{name}: {len(initial)} initial runs, pool {len(pool)}, target region {len(target)} runs "
+        print(f"\n{name} ({args.law}): {len(initial)} initial runs, pool {len(pool)}, target region {len(target)} runs "
               f"(C > {runs['C'].quantile(0.9):.3g} FLOPs); {time.perf_counter() - started:.0f} s")
         print(table.to_string(float_format=lambda x: f"{x:.4f}"), flush=True)
 
