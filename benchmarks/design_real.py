@@ -2,7 +2,7 @@
 
 Porian et al.'s tuned RefinedWeb isoFLOP points (121 runs) and datablations' final losses (296
 runs). The target region is the top decile of compute; the pool is every other run. The design
-starts from the 10 cheapest runs of the pool (fitted first, counted as spent), then each strategy
+starts from the 10 (--initial) cheapest runs of the pool (fitted first, counted as spent), then each strategy
 picks one batch with 5 % or 10 % of the pool's total cost from the rest of the pool, aiming at the
 whole target region (bl.suggest_runs with the region's N and D: the summed variance of its log
 losses). The law (chinchilla unless --law) is refitted on the initial plus chosen runs, and scored
@@ -10,7 +10,7 @@ on the target region: R^2 of the posterior-median loss against the observed loss
 relative error and 90 % predictive coverage. Random choice is repeated over 5 seeds (mean shown); beside them, a fit on the
 whole pool.
 
-Usage: python benchmarks/design_real.py [--law farseer] [--datasets porian_rw,datablations]
+Usage: python benchmarks/design_real.py [--law farseer --initial 20] [--datasets porian_rw,datablations]
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ INITIAL = 10
 FIT = {"chains": 4, "warmup": 500, "draws": 500, "progress": False}
 
 
-def split(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(initial, pool, target region): the top compute decile is the target; the 10 cheapest other
-    runs start the design."""
+def split(runs: pd.DataFrame, initial: int = INITIAL) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(initial, pool, target region): the top compute decile is the target; the ``initial``
+    cheapest other runs start the design."""
     cut = runs["C"].quantile(0.9)
     target, pool = runs[runs["C"] > cut], runs[runs["C"] <= cut].sort_values("C", kind="stable")
-    return pool.iloc[:INITIAL], pool.iloc[INITIAL:].reset_index(drop=True), target.reset_index(drop=True)
+    return pool.iloc[:initial], pool.iloc[initial:].reset_index(drop=True), target.reset_index(drop=True)
 
 
 def r_squared(scores: pd.DataFrame) -> float:
@@ -49,12 +49,13 @@ def r_squared(scores: pd.DataFrame) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--law", default="chinchilla", help="the law every design fits (default chinchilla)")
+    parser.add_argument("--initial", type=int, default=INITIAL, help="cheapest runs fitted first (default 10)")
     parser.add_argument("--datasets", type=lambda s: s.split(","), default=["porian_rw", "datablations"])
     args = parser.parse_args()
     started = time.perf_counter()
     for name, runs in real_datasets(args.datasets).items():
         runs = runs[["N", "D", "C", "loss"]]
-        initial, pool, target = split(runs)
+        initial, pool, target = split(runs, args.initial)
         total = float((6 * pool["N"] * pool["D"]).sum())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -74,7 +75,7 @@ def main() -> None:
                 warnings.simplefilter("ignore")
                 fit = bl.fit(table, args.law, seed=0, **FIT)
             scores = score_runs(fit, target)
-            rows.append({"budget": key[0], "strategy": key[1], "seed": key[2], "runs": len(table) - INITIAL,
+            rows.append({"budget": key[0], "strategy": key[1], "seed": key[2], "runs": len(table) - args.initial,
                          "R2": r_squared(scores),
                          "median_rel_error": float(np.median(np.abs(scores["median"] - scores["observed"]) / scores["observed"])),
                          "coverage_90": float(scores["covered_90"].mean()), "max_r_hat": fit.diagnostics["max_r_hat"]})

@@ -8,6 +8,7 @@ runs inside the 90 % predictive interval (a new run's loss, noise included).
 
     python benchmarks/extrapolation.py real                 # Porian, datablations, Gadre
     python benchmarks/extrapolation.py simulated --seeds 20 # zoos from laws outside the fitted set
+    python benchmarks/extrapolation.py simulated --first-seed 20 --seeds 20   # seeds 20-39
     python benchmarks/extrapolation.py real --datasets gadre_rpj --laws chinchilla,kaplan
 
 Forecasts: each law alone; "stack" (bl.stack of the laws); "discrepancy" (chinchilla with
@@ -153,7 +154,7 @@ def simulated(args) -> None:
             continue
         laws = [law for law in args.laws if law != truth or truth == "chinchilla"]  # well-specified: keep it
         started = time.perf_counter()
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             zoo = bl.simulate(make_law(), params, seed=seed, **ZOO)
             runs = zoo.runs[["N", "D", "C", "loss"]]
             points = forecasts(runs, laws, seed, args.discrepancy, args.inner, args.amplitude)
@@ -172,6 +173,7 @@ def main() -> None:
     parser.add_argument("--laws", type=lambda s: s.split(","), default=list(LAWS))
     parser.add_argument("--datasets", type=lambda s: s.split(","), default=None)
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0, help="simulated: seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--truths", type=lambda s: s.split(","), default=None, help="farseer,broken,chinchilla")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--inner", type=lambda s: tuple(float(x) for x in s.split(",")), default=INNER,
