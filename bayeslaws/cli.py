@@ -105,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
                              help="map canonical to CSV columns, e.g. N=params,D=tokens,loss=val_loss")
         command.add_argument("--predict", type=_pairs_of_numbers, action="append", default=[],
                              help="stacked forecast target, e.g. N=7e10,D=1.4e12 (repeatable)")
-        command.add_argument("--discrepancy", action="store_true", help="fit every law with a discrepancy term")
+        command.add_argument("--discrepancy", nargs="?", type=float, const=True, default=False, metavar="AMPLITUDE",
+                             help="fit every law with a discrepancy term; AMPLITUDE: the median of its amplitude "
+                                  "prior [log loss] (default 0.02; 0.06 covers more of a bend beyond the runs)")
         _sampler_options(command, draws=500, warmup=500)
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         command.set_defaults(command=_backtest_command, compare=name == "compare")
@@ -372,13 +374,14 @@ def _backtest_command(args) -> int:
 
     SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
     laws = [bl.get_law(name).name for name in args.laws]
+    term = {} if args.discrepancy is False else {
+        "discrepancy": bl.Discrepancy() if args.discrepancy is True else bl.Discrepancy(amplitude=args.discrepancy)}
     for target in args.predict:
         for law in laws:
             target_covariates(bl.get_law(law), **target)
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     result = bl.backtest(runs, laws, holdout=args.holdout, chains=args.chains, draws=args.draws,
-                         warmup=args.warmup, seed=args.seed,
-                         **({"discrepancy": True} if args.discrepancy else {}))
+                         warmup=args.warmup, seed=args.seed, **term)
     comparison = bl.compare(result) if args.compare else None
     # the weights once (200 bootstrapped optimisations): from the comparison when there is one
     weights = (dict(zip(comparison["law"], comparison["stacking_weight"])) if args.compare

@@ -175,6 +175,28 @@ def test_stack_refuses_weights_for_unknown_laws(result):
         bl.stack(result, weights={"farseer_typo": 1.0})
 
 
+def test_backtest_command_passes_the_discrepancy_amplitude(zoo, tmp_path, monkeypatch, capsys):
+    """--discrepancy alone is the default term, --discrepancy 0.06 sets its prior's median, and a
+    non-positive amplitude exits 2 before any fit."""
+    path = tmp_path / "runs.csv"
+    zoo.runs.to_csv(path, index=False)
+    seen = []
+
+    def stop(runs, laws, **options):
+        seen.append(options.get("discrepancy"))
+        raise ValueError("stopped before fitting")
+
+    monkeypatch.setattr(bl, "backtest", stop)
+    assert main(["backtest", str(path), "--discrepancy", "0.06"]) == 2
+    assert main(["backtest", str(path), "--discrepancy"]) == 2
+    assert main(["backtest", str(path)]) == 2
+    assert seen == [bl.Discrepancy(amplitude=0.06), bl.Discrepancy(), None]
+    capsys.readouterr()
+    assert main(["backtest", str(path), "--discrepancy", "-1"]) == 2
+    assert "discrepancy amplitude must be positive; got -1.0" in capsys.readouterr().err
+    assert len(seen) == 3
+
+
 def test_a_law_that_misses_warns_with_advice():
     record = {"law": "chinchilla", "coverage_90": 0.3, "median_rel_error": 0.03, "lpd": 10.0, "lpd_se": 1.0,
               "best_law": "kaplan", "best_lpd": 30.0, "best_lpd_se": 1.0}
