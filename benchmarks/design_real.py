@@ -2,13 +2,13 @@
 
 Porian et al.'s tuned RefinedWeb isoFLOP points (121 runs) and datablations' final losses (296
 runs). The target region is the top decile of compute; the pool is every other run. The design
-starts from the 10 (--initial) cheapest runs of the pool (fitted first, counted as spent), then each strategy
-picks one batch with 5 % or 10 % of the pool's total cost from the rest of the pool, aiming at the
-whole target region (bl.suggest_runs with the region's N and D: the summed variance of its log
-losses). The law (chinchilla unless --law) is refitted on the initial plus chosen runs, and scored
-on the target region: R^2 of the posterior-median loss against the observed losses, median
-relative error and 90 % predictive coverage. Random choice is repeated over 5 seeds (mean shown); beside them, a fit on the
-whole pool.
+starts from the 10 (--initial) cheapest runs of the pool (fitted first, counted as spent), then
+each strategy picks one batch with 5 % or 10 % of the pool's total cost from the rest of the pool,
+aiming at the whole target region (bl.suggest_runs with the region's N and D: the summed variance
+of its log losses). The law (chinchilla unless --law) is refitted on the initial plus chosen runs,
+and scored on the target region: R^2 of the posterior-median loss against the observed losses,
+median relative error and 90 % predictive coverage. Random choice is repeated over 5 seeds (mean
+shown); beside them, a fit on the whole pool.
 
 Usage: python benchmarks/design_real.py [--law farseer --initial 20] [--datasets porian_rw,datablations]
 """
