@@ -413,6 +413,25 @@ def test_priors_that_print_alike_compile_apart():
     assert spec.cache_key(spec.resolve_priors(None)) == spec.cache_key(spec.resolve_priors(None))
 
 
+def test_program_keys_do_not_change_once_the_priors_are_used():
+    """NumPyro caches a transform's inverse on first use; keyed on it, every fit after the first
+    of a batch (fit_many, backtests, SBC) compiled its program again."""
+    from numpyro.distributions.transforms import ExpTransform, SigmoidTransform
+
+    from bayeslaws.model import ModelSpec, get_likelihood
+
+    spec = ModelSpec(bl.get_law("chinchilla"), get_likelihood("student_t"), response="loss")
+    priors = spec.resolve_priors(None)
+    before = spec.cache_key(priors)
+    for prior in priors.values():
+        for transform in getattr(prior, "transforms", []):
+            transform.inv  # what sampling does
+    assert spec.cache_key(priors) == before and "_inv" not in before[0]
+    inverted = lambda t: dist.TransformedDistribution(dist.Normal(0.0, 1.0), t.inv)  # noqa: E731
+    keys = {spec.cache_key(spec.resolve_priors({"nu": inverted(t)})) for t in (ExpTransform(), SigmoidTransform())}
+    assert len(keys) == 2  # an inverse transform's _inv is what it inverts, not a cache
+
+
 def test_program_keys_are_the_same_in_every_process():
     """The key of a program kept on disk must not depend on the process (hash seeds order sets)."""
     import subprocess

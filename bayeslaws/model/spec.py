@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import warnings
+import weakref
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -255,8 +256,11 @@ def prior_identity(d) -> str:
     distributions and transforms it wraps, their constraints and parameter values, its shapes).
     It keys the compiled programs, in this process and on disk, so two different priors never
     share one (prior_text, for people, omits what a wrapper such as TransformedDistribution
-    holds). An attribute without a stable description (e.g. a weak reference) gives a key that
-    changes between processes: a recompilation, never a wrong program."""
+    holds). A transform's cached inverse is left out: NumPyro sets ``_inv`` (None at first) on
+    first use, to a weak reference at a new address each time, and keying on it made every fit after the first
+    of a batch (fit_many, backtests, SBC) trace and export its program again. Any other
+    attribute without a stable description (e.g. a weak reference) gives a key that changes
+    between processes: a recompilation, never a wrong program."""
     return _describe(d)
 
 
@@ -271,6 +275,8 @@ def _describe(value) -> str:
         return f"array({np.asarray(value).tolist()}, {np.asarray(value).dtype})"
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
     attributes = getattr(value, "__dict__", None)
+    if isinstance(value, dist.transforms.Transform) and isinstance(attributes.get("_inv"), (weakref.ref, type(None))):
+        attributes = {k: v for k, v in attributes.items() if k != "_inv"}  # a cache; an inverse's _inv is kept
     return kind + (repr(value) if attributes is None else _describe(attributes))
 
 
