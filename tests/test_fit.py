@@ -432,6 +432,35 @@ def test_program_keys_do_not_change_once_the_priors_are_used():
     assert len(keys) == 2  # an inverse transform's _inv is what it inverts, not a cache
 
 
+def test_the_exported_programs_stay_under_their_bound(tmp_path, monkeypatch):
+    """The exported programs are trimmed least recently used first, JAX's compiled programs oldest
+    first; without a bound the caches grew without end (1.1 GB on the development machine)."""
+    import jax
+
+    from bayeslaws.inference import compile_cache
+
+    for age, name in enumerate(["newest", "middle", "oldest"]):
+        path = tmp_path / f"{name}.jaxexport"
+        path.write_bytes(b"x" * 100)
+        os.utime(path, (1e9 - age * 100, 1e9 - age * 100))
+    (tmp_path / "unrelated.txt").write_bytes(b"x" * 1000)
+    compile_cache.trim(tmp_path, 250)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["middle.jaxexport", "newest.jaxexport", "unrelated.txt"]
+    compile_cache.trim(tmp_path, 100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newest.jaxexport", "unrelated.txt"]
+    jax_cache = tmp_path / "jax"
+    (jax_cache / "exported").mkdir(parents=True)
+    for age, name in enumerate(["jit_new-cache", "jit_old-cache", "exported/old.jaxexport"]):
+        (jax_cache / name).write_bytes(b"x" * 100)
+        os.utime(jax_cache / name, (1e9 - age * 100, 1e9 - age * 100))
+    monkeypatch.setattr(compile_cache, "JAX_CACHE_BYTES", 150)
+    monkeypatch.setattr(compile_cache, "EXPORTED_BYTES", 50)
+    monkeypatch.setattr(jax.config, "update", lambda name, value: None)  # this worker's cache stays as it is
+    monkeypatch.setattr(compile_cache, "_state", dict(compile_cache._state))
+    compile_cache.set_compile_cache(jax_cache)  # both caches are trimmed when a process turns them on
+    assert sorted(str(p.relative_to(jax_cache)) for p in jax_cache.rglob("*")) == ["exported", "jit_new-cache"]
+
+
 def test_program_keys_are_the_same_in_every_process():
     """The key of a program kept on disk must not depend on the process (hash seeds order sets)."""
     import subprocess

@@ -5,10 +5,16 @@ process the seconds of Python tracing).
 On by default, in ``$BAYESLAWS_CACHE_DIR`` or ``$XDG_CACHE_HOME/bayeslaws/jax`` (else
 ``~/.cache/bayeslaws/jax``). Set ``BAYESLAWS_COMPILE_CACHE=0`` or call
 ``set_compile_cache(None)`` to turn it off. This is the package's only global state.
+
+Both caches are bounded, oldest first out: JAX's compiled programs at ``JAX_CACHE_BYTES``
+(trimmed when a process turns the cache on, oldest written first: JAX's own bound would need the
+filelock package and a lock on every read), the exported programs at ``EXPORTED_BYTES`` (also
+trimmed after each new export, least recently used first: one read from disk counts as a use).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -16,6 +22,8 @@ from pathlib import Path
 import jax
 
 _state = {"configured": False, "dir": None}
+JAX_CACHE_BYTES = 1 << 30  # compiled XLA programs: 0.2-2 MB each
+EXPORTED_BYTES = 256 << 20  # exported programs: about 0.15 MB each
 
 
 def default_cache_dir() -> Path:
@@ -37,6 +45,8 @@ def set_compile_cache(path: str | os.PathLike | None) -> None:
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    trim(Path(path), JAX_CACHE_BYTES, "*-cache")
+    trim(Path(path) / "exported", EXPORTED_BYTES)
 
 
 def enable_default() -> None:
@@ -67,7 +77,30 @@ def load_or_export(jitted, example_args: tuple, identity: str, sources):
         partial_path = path.with_suffix(f".{os.getpid()}.tmp")
         partial_path.write_bytes(exported.serialize())
         partial_path.replace(path)
+        trim(path.parent, EXPORTED_BYTES)
+    else:
+        with contextlib.suppress(OSError):  # a cache others share read-only still serves
+            path.touch()  # used: the last to be trimmed
     return jax.jit(exported.call)
+
+
+def trim(folder: Path, max_bytes: int, pattern: str = "*.jaxexport") -> None:
+    """Delete the files of folder matching pattern, oldest modified first, until they take at most
+    max_bytes. Another process may delete or replace a file meanwhile: such files are skipped."""
+    entries = []
+    for path in folder.glob(pattern):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        entries.append((info.st_mtime, info.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+            total -= size
 
 
 def _digest(identity: str, sources) -> str:
