@@ -4,8 +4,9 @@ machine, and how the AR(1) curve likelihood changes intervals on real checkpoint
 1. simulated: 50 runs under 24,000-step schedules (cosine, WSD with three cooldown shapes,
    constant, step drops; three peak learning rates), about 200 logged points each (10,000
    points), drawn by bl.simulate_curves from the multi-power law at Luo et al.'s 25M constants
-   with AR(1) noise. Fit: multipower, ar1, 4 chains x (200 warmup + 500 draws), bl.fit's
-   default start for tables this large (init="laplace_fixed"). Prints wall time, R-hat, ESS and
+   with AR(1) noise. Fit: multipower, ar1, 4 chains x (300 warmup + 1000 draws), bl.fit's
+   default start for tables this large (init="laplace_fixed"); with 500 draws R-hat read
+   1.0085-1.026 over seeds 0-2, with 1000 1.002-1.009 (R-hat of short chains is itself noisy). Prints wall time, R-hat, ESS and
    whether the truth lies in each parameter's 90 % interval. Target: R-hat <= 1.01 in < 3 min.
 2. gpt3: the 6,506 validation checkpoints of ColPret's 8 GPT-3 runs (loss against N and tokens
    D), fitted with chinchilla as independent points (student_t, the old behaviour), on all
@@ -104,8 +105,8 @@ def gpt3(args) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", default=["simulated", "gpt3"])
-    parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", default=None, help="bl.fit's init (default: its own, laplace_fixed above 5,000 rows)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
