@@ -25,10 +25,10 @@ from bayeslaws.results.backtest import holdout_split, point_scores, score_runs
 from extrapolation import DRAWS, OUTER, TRUTHS, ZOO, real_datasets
 
 
-def scored(runs: pd.DataFrame, amplitude: float, seed: int) -> tuple[pd.DataFrame, bl.Fit]:
+def scored(runs: pd.DataFrame, amplitude: float, seed: int, lengthscale: float = 1.0) -> tuple[pd.DataFrame, bl.Fit]:
     """Per held-out run scores of chinchilla with the term (amplitude 0: without it)."""
     train, test = holdout_split(bl.load_runs(runs, required=()), OUTER)
-    term = bl.Discrepancy(amplitude=amplitude) if amplitude > 0 else False
+    term = bl.Discrepancy(amplitude=amplitude, lengthscale=lengthscale) if amplitude > 0 else False
     fit = bl.fit(train, "chinchilla", discrepancy=term, seed=seed, progress=False, **DRAWS)
     return score_runs(fit, test, seed), fit
 
@@ -47,7 +47,7 @@ def simulated(args) -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             runs = bl.simulate(make_law(), params, seed=seed, **ZOO).runs[["N", "D", "C", "loss"]]
             for amplitude in args.amplitudes:
-                scores, fit = scored(runs, amplitude, seed)
+                scores, fit = scored(runs, amplitude, seed, args.lengthscale)
                 posterior = np.median(fit.draws()["discrepancy_amplitude"]) if amplitude > 0 else np.nan
                 rows.append(scores.assign(amplitude=amplitude, posterior_amplitude=posterior))
         every = pd.concat(rows)
@@ -60,7 +60,7 @@ def simulated(args) -> None:
 def real(args) -> None:
     for name, runs in real_datasets(args.datasets).items():
         for amplitude in args.amplitudes:
-            scores, fit = scored(runs, amplitude, seed=0)
+            scores, fit = scored(runs, amplitude, 0, args.lengthscale)
             d = fit.diagnostics
             print(line(f"{name}, amplitude {amplitude:g}", scores)
                   + f", max R-hat {d['max_r_hat']:.3f}, divergences {d['divergences']}", flush=True)
@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--datasets", type=lambda s: s.split(","), default=None)
+    parser.add_argument("--lengthscale", type=float, default=1.0, help="median of the lengthscale prior [half-ranges]")
     args = parser.parse_args()
     warnings.simplefilter("ignore", bl.ConvergenceWarning)
     simulated(args) if args.what == "simulated" else real(args)

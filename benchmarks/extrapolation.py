@@ -54,7 +54,7 @@ def real_datasets(names) -> dict[str, pd.DataFrame]:
 
 
 def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", inner=INNER,
-              amplitude: float = 0.02) -> pd.DataFrame:
+              term: bl.Discrepancy = bl.Discrepancy()) -> pd.DataFrame:
     """Per-run scores on the held-out top 25 % for each law, the stack and the discrepancy fits
     (discrepancy: "none", "chinchilla" (that law with the term) or "stack" (also the stack of
     every law with the term))."""
@@ -67,12 +67,12 @@ def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", i
     weights = bl.stacking_weights(inner)
     scored["stack"] = bl.stack(inner, weights=weights, progress=False).score(test, seed)
     if discrepancy == "chinchilla":
-        fitted = bl.fit(train, "chinchilla", discrepancy=bl.Discrepancy(amplitude=amplitude), seed=seed,
+        fitted = bl.fit(train, "chinchilla", discrepancy=term, seed=seed,
                         progress=False, **DRAWS)
         scored["discrepancy"] = score_runs(fitted, test, seed)
     elif discrepancy == "stack":
         inner_d = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False,
-                              discrepancy=bl.Discrepancy(amplitude=amplitude), **DRAWS)
+                              discrepancy=term, **DRAWS)
         scored["discrepancy"] = score_runs(inner_d.fit_all("chinchilla"), test, seed)
         weights_d = bl.stacking_weights(inner_d)
         scored["stack+discrepancy"] = bl.stack(inner_d, weights=weights_d, progress=False).score(test, seed)
@@ -85,6 +85,11 @@ def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", i
     frame = pd.concat([s.assign(forecast=name) for name, s in scored.items()], ignore_index=True)
     frame.attrs["weights"] = weights
     return frame
+
+
+def term(args) -> bl.Discrepancy:
+    """The discrepancy term of the command line's --amplitude and --lengthscale."""
+    return bl.Discrepancy(amplitude=args.amplitude, lengthscale=args.lengthscale)
 
 
 def _joint_weights(plain, with_term) -> dict[str, float]:
@@ -108,7 +113,7 @@ def real(args) -> None:
         laws = [law for law in args.laws if law != "data_constrained" or "unique_tokens" in runs]
         if name == "datablations" and "data_constrained" not in laws:
             laws.append("data_constrained")
-        points = forecasts(runs, laws, args.seed, args.discrepancy, args.inner, args.amplitude).assign(dataset=name)
+        points = forecasts(runs, laws, args.seed, args.discrepancy, args.inner, term(args)).assign(dataset=name)
         results.append(points)
         table = summarise(points, ["dataset", "forecast"])
         print(f"\n{name}: {len(runs)} runs, {points['forecast'].value_counts().iloc[0]} held out; "
@@ -157,7 +162,7 @@ def simulated(args) -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             zoo = bl.simulate(make_law(), params, seed=seed, **ZOO)
             runs = zoo.runs[["N", "D", "C", "loss"]]
-            points = forecasts(runs, laws, seed, args.discrepancy, args.inner, args.amplitude)
+            points = forecasts(runs, laws, seed, args.discrepancy, args.inner, term(args))
             results.append(points.assign(truth=truth, seed=seed))
             print(f"{truth} seed {seed}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         table = summarise(pd.concat([r for r in results if r["truth"].iloc[0] == truth]), ["truth", "forecast"])
@@ -182,6 +187,8 @@ def main() -> None:
                         help="chinchilla: that law with the term; stack: also the stack of every law with it")
     parser.add_argument("--amplitude", type=float, default=0.02,
                         help="median of the discrepancy term's amplitude prior (bl.Discrepancy(amplitude=...))")
+    parser.add_argument("--lengthscale", type=float, default=1.0,
+                        help="median of the discrepancy term's lengthscale prior [half-ranges of the runs]")
     parser.add_argument("--output", help="CSV of every held-out run's scores")
     args = parser.parse_args()
     args.laws = [law for law in args.laws if law in bl.LAWS]
