@@ -108,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--discrepancy", nargs="?", type=float, const=True, default=False, metavar="AMPLITUDE",
                              help="fit every law with a discrepancy term; AMPLITUDE: the median of its amplitude "
                                   "prior [log loss] (default 0.02; 0.06 covers more of a bend beyond the runs)")
+        command.add_argument("--discrepancy-lengthscale", type=float, default=None, metavar="LENGTHSCALE",
+                             help="with --discrepancy: the median of its lengthscale prior [half-ranges of the runs' "
+                                  "log C] (default 1; 0.5 widens the band faster beyond the runs)")
         _sampler_options(command, draws=500, warmup=500)
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         command.set_defaults(command=_backtest_command, compare=name == "compare")
@@ -364,6 +367,16 @@ def _print_report(result, report: dict) -> None:
     print("diagnostics:", report["diagnostics"])
 
 
+def _discrepancy_term(args):
+    """The term of --discrepancy [AMPLITUDE] and --discrepancy-lengthscale (bl.Discrepancy's defaults
+    where not given)."""
+    import bayeslaws as bl
+
+    given = {"amplitude": None if args.discrepancy is True else args.discrepancy,
+             "lengthscale": args.discrepancy_lengthscale}
+    return bl.Discrepancy(**{k: v for k, v in given.items() if v is not None})
+
+
 def _backtest_command(args) -> int:
     """bayeslaws backtest / compare: scores per law and split, pooled scores, stacking weights and,
     with --predict, the stacked forecast; compare adds PSIS-LOO of every law on all runs."""
@@ -374,8 +387,9 @@ def _backtest_command(args) -> int:
 
     SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
     laws = [bl.get_law(name).name for name in args.laws]
-    term = {} if args.discrepancy is False else {
-        "discrepancy": bl.Discrepancy() if args.discrepancy is True else bl.Discrepancy(amplitude=args.discrepancy)}
+    term = {} if args.discrepancy is False else {"discrepancy": _discrepancy_term(args)}
+    if args.discrepancy is False and args.discrepancy_lengthscale is not None:
+        raise ValueError("--discrepancy-lengthscale sets the discrepancy term's prior: give --discrepancy too")
     for target in args.predict:
         for law in laws:
             target_covariates(bl.get_law(law), **target)

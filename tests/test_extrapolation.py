@@ -175,9 +175,10 @@ def test_stack_refuses_weights_for_unknown_laws(result):
         bl.stack(result, weights={"farseer_typo": 1.0})
 
 
-def test_backtest_command_passes_the_discrepancy_amplitude(zoo, tmp_path, monkeypatch, capsys):
-    """--discrepancy alone is the default term, --discrepancy 0.06 sets its prior's median, and a
-    non-positive amplitude exits 2 before any fit."""
+def test_backtest_command_passes_the_discrepancy_prior(zoo, tmp_path, monkeypatch, capsys):
+    """--discrepancy alone is the default term, --discrepancy 0.06 sets its amplitude prior's median,
+    --discrepancy-lengthscale its lengthscale prior's; a non-positive value, or a lengthscale without
+    the term, exits 2 before any fit."""
     path = tmp_path / "runs.csv"
     zoo.runs.to_csv(path, index=False)
     seen = []
@@ -195,6 +196,15 @@ def test_backtest_command_passes_the_discrepancy_amplitude(zoo, tmp_path, monkey
     assert main(["backtest", str(path), "--discrepancy", "-1"]) == 2
     assert "discrepancy amplitude must be positive; got -1.0" in capsys.readouterr().err
     assert len(seen) == 3
+    assert main(["backtest", str(path), "--discrepancy", "0.06", "--discrepancy-lengthscale", "0.5"]) == 2
+    assert main(["backtest", str(path), "--discrepancy", "--discrepancy-lengthscale", "0.5"]) == 2
+    assert seen[3:] == [bl.Discrepancy(amplitude=0.06, lengthscale=0.5), bl.Discrepancy(lengthscale=0.5)]
+    capsys.readouterr()
+    assert main(["backtest", str(path), "--discrepancy-lengthscale", "0.5"]) == 2
+    assert "give --discrepancy too" in capsys.readouterr().err
+    assert main(["backtest", str(path), "--discrepancy", "--discrepancy-lengthscale", "0"]) == 2
+    assert "discrepancy lengthscale must be positive; got 0.0" in capsys.readouterr().err
+    assert len(seen) == 5
 
 
 def test_a_law_that_misses_warns_with_advice():
