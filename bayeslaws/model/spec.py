@@ -257,8 +257,8 @@ def prior_identity(d) -> str:
     It keys the compiled programs, in this process and on disk, so two different priors never
     share one (prior_text, for people, omits what a wrapper such as TransformedDistribution
     holds). A transform's cached inverse is left out: NumPyro sets ``_inv`` (None at first) on
-    first use, to a weak reference at a new address each time, and keying on it made every fit after the first
-    of a batch (fit_many, backtests, SBC) trace and export its program again. Any other
+    first use, to a weak reference at a new address each time, and keying on it made every fit
+    after the first of a batch (fit_many, backtests, SBC) trace and export its program again. Any other
     attribute without a stable description (e.g. a weak reference) gives a key that changes
     between processes: a recompilation, never a wrong program."""
     return _describe(d)
@@ -275,8 +275,10 @@ def _describe(value) -> str:
         return f"array({np.asarray(value).tolist()}, {np.asarray(value).dtype})"
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
     attributes = getattr(value, "__dict__", None)
-    if isinstance(value, dist.transforms.Transform) and isinstance(attributes.get("_inv"), (weakref.ref, type(None))):
-        attributes = {k: v for k, v in attributes.items() if k != "_inv"}  # a cache; an inverse's _inv is kept
+    cached_inverse = isinstance(value, dist.transforms.Transform) and attributes is not None and isinstance(
+        attributes.get("_inv"), (weakref.ref, type(None)))
+    if cached_inverse:  # a cache, left out; an inverse transform's _inv (what it inverts) is kept
+        attributes = {k: v for k, v in attributes.items() if k != "_inv"}
     return kind + (repr(value) if attributes is None else _describe(attributes))
 
 
