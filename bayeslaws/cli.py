@@ -387,9 +387,9 @@ def _backtest_command(args) -> int:
 
     SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
     laws = [bl.get_law(name).name for name in args.laws]
-    term = {} if args.discrepancy is False else {"discrepancy": _discrepancy_term(args)}
     if args.discrepancy is False and args.discrepancy_lengthscale is not None:
         raise ValueError("--discrepancy-lengthscale sets the discrepancy term's prior: give --discrepancy too")
+    term = {} if args.discrepancy is False else {"discrepancy": _discrepancy_term(args)}
     for target in args.predict:
         for law in laws:
             target_covariates(bl.get_law(law), **target)
