@@ -42,6 +42,7 @@ _PUBLIC = {
     "LinkFit": ("bayeslaws.results.fit", "LinkFit"),
     "ManyFits": ("bayeslaws.inference.many", "ManyFits"),
     "ModelSpec": ("bayeslaws.model", "ModelSpec"),
+    "NoiseScale": ("bayeslaws.terms.noise_scale", "NoiseScale"),
     "Penalty": ("bayeslaws.terms.penalty", "Penalty"),
     "RunTable": ("bayeslaws.data", "RunTable"),
     "RunTableError": ("bayeslaws.data", "RunTableError"),

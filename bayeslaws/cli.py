@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--discrepancy-lengthscale", type=float, default=None, metavar="LENGTHSCALE",
                              help="with --discrepancy: the median of its lengthscale prior [half-ranges of the runs' "
                                   "log C] (default 1; 0.5 widens the band faster beyond the runs)")
+        command.add_argument("--noise-by", default=None, metavar="COLUMN",
+                             help="the likelihood's sigma grows or shrinks with this positive column (e.g. epochs); "
+                                  "--predict targets then give it too")
         _sampler_options(command, draws=500, warmup=500)
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         command.set_defaults(command=_backtest_command, compare=name == "compare")
@@ -390,9 +393,11 @@ def _backtest_command(args) -> int:
     if args.discrepancy is False and args.discrepancy_lengthscale is not None:
         raise ValueError("--discrepancy-lengthscale sets the discrepancy term's prior: give --discrepancy too")
     term = {} if args.discrepancy is False else {"discrepancy": _discrepancy_term(args)}
+    if args.noise_by is not None:
+        term["terms"] = (bl.NoiseScale(args.noise_by),)
     for target in args.predict:
         for law in laws:
-            target_covariates(bl.get_law(law), **target)
+            target_covariates(bl.get_law(law), terms=term.get("terms", ()), **target)
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     result = bl.backtest(runs, laws, holdout=args.holdout, chains=args.chains, draws=args.draws,
                          warmup=args.warmup, seed=args.seed, **term)

@@ -11,7 +11,8 @@ compiled sampler serves every dataset of the same padded size:
   sites); an empty dict turns every observed site into a draw (prior and posterior predictive).
 
 The builder knows no term by name: it samples the law's parameters and the likelihood's, lets
-each term change the parameters (Term.parameters, e.g. per family) and the location (Term.location), observes the response, then lets each term add
+each term change the parameters (Term.parameters, e.g. per family), the noise (Term.noise) and the
+location (Term.location), observes the response, then lets each term add
 its own observed sites (Term.observe).
 """
 
@@ -38,6 +39,8 @@ def build(spec, priors: Mapping):
             for term in terms:
                 params = term.parameters(params, priors, data["terms"][term.kind], data)
             nuisance = {name: numpyro.sample(name, priors[name]) for name in likelihood.priors}
+            for term in terms:
+                nuisance = term.noise(nuisance, priors, data["terms"][term.kind])
             law_log_loss = partial(law.log_loss, params)
             loc = law_log_loss(data["logx"])
             for term in terms:

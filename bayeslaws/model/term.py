@@ -9,6 +9,9 @@ it adds. A term may
 - change the law's location: ``location`` takes the law's log loss at the runs and returns the
   new one (a hyperparameter penalty, a known offset, a discrepancy process), sampling its own
   parameters as NumPyro sites;
+- scale the noise: ``noise`` takes the likelihood's nuisance parameters and returns them with
+  sigma scaled at each run (a noise that grows with epochs), and ``forecast_noise`` returns the
+  factor at new targets;
 - observe something else: ``observe`` adds observed sites of its own (a downstream-error link
   observes error runs, reading the law's loss there or a measured input);
 - bring arrays: ``arrays`` returns the float32 arrays it needs from the run tables (padded to the
@@ -53,6 +56,7 @@ class Term:
     """Base class of model terms: every method adds nothing until a subclass overrides it."""
 
     kind: ClassVar[str] = ""  # registry name; a model has at most one term of each kind
+    scales_noise: ClassVar[bool] = False  # overrides noise/forecast_noise (needs a likelihood with sigma)
     table: str = "runs"  # the run table the term's parameters are learnt from
 
     @property
@@ -98,6 +102,16 @@ class Term:
     def location(self, log_loss, priors: Mapping, arrays: dict, data: dict):
         """The new log-loss location at the fitted runs (NumPyro sites may be sampled here)."""
         return log_loss
+
+    def noise(self, nuisance: dict, priors: Mapping, arrays: dict) -> dict:
+        """The likelihood's nuisance parameters at the fitted runs (sigma may become an array over
+        the padded runs; NumPyro sites may be sampled here)."""
+        return nuisance
+
+    def forecast_noise(self, draws: Mapping[str, np.ndarray], targets, tables: Tables | None):
+        """Per-draw factor on the likelihood's sigma at new targets, (S, M) or 1.0. tables: the
+        fitted run tables (a factor standardised over the fitted runs needs them)."""
+        return 1.0
 
     def observe(self, law_log_loss: Callable | None, priors: Mapping, arrays: dict, observed: Mapping) -> None:
         """Extra observed sites. law_log_loss maps log covariates to the law's log loss (None

@@ -184,7 +184,8 @@ def _score(fit: Fit, table: RunTable, draws: dict, seed: int) -> pd.DataFrame:
                if pd.api.types.is_numeric_dtype(table.frame[c])}
     targets = forecast.target_covariates(spec.law, terms=spec.terms, **forecast.read_covariates(spec, columns))
     log_loss = forecast.log_loss_draws(spec, draws, targets, fit.tables)
-    distribution = forecast.predictive_distribution(spec.likelihood, draws, log_loss)
+    noise = forecast.noise_factor_draws(spec, draws, targets, fit.tables)
+    distribution = forecast.predictive_distribution(spec.likelihood, draws, log_loss, noise)
     observed = table.frame[fit.response].to_numpy(dtype=np.float64)
     log_density = np.asarray(distribution.log_prob(jnp.asarray(np.log(observed))), dtype=np.float64)
     with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 nats is inf (see finite_quantiles)

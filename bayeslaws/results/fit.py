@@ -167,7 +167,8 @@ class Fit:
         targets = forecast.target_covariates(self.law, terms=self.spec.terms, **covariates)
         posterior = self.law_draws(family, seed)
         log_loss = forecast.log_loss_draws(self.spec, posterior, targets, self.tables)
-        predictive = forecast.predictive_log_loss_draws(self.spec.likelihood, posterior, log_loss, seed)
+        noise = forecast.noise_factor_draws(self.spec, posterior, targets, self.tables)
+        predictive = forecast.predictive_log_loss_draws(self.spec.likelihood, posterior, log_loss, seed, noise)
         with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 is inf (see finite_quantiles)
             per_draw = {self.response: np.exp(log_loss), f"{self.response}_pred": np.exp(predictive)}
         link = self.link
@@ -368,8 +369,9 @@ def error_draws(loss_fit: Fit, link_fit: LinkFit, targets: Mapping[str, np.ndarr
     frame = forecast.target_covariates(loss_fit.law, terms=loss_fit.spec.terms, **targets)
     draws = loss_fit.law_draws()
     log_loss = forecast.log_loss_draws(loss_fit.spec, draws, frame, loss_fit.tables)
+    noise = forecast.noise_factor_draws(loss_fit.spec, draws, frame, loss_fit.tables)
     loss = np.exp(log_loss)
-    loss_pred = np.exp(forecast.predictive_log_loss_draws(loss_fit.spec.likelihood, draws, log_loss, seed))
+    loss_pred = np.exp(forecast.predictive_log_loss_draws(loss_fit.spec.likelihood, draws, log_loss, seed, noise))
     error, observed = link_fit.error_from_loss(loss, loss_pred, seed)
     return {"loss": loss, "loss_pred": loss_pred, link_fit.metric: error, f"{link_fit.metric}_pred": observed}
 

@@ -30,6 +30,16 @@ def log_loss_draws(spec: ModelSpec, draws: Mapping[str, np.ndarray], targets: pd
     return log_loss
 
 
+def noise_factor_draws(spec: ModelSpec, draws: Mapping[str, np.ndarray], targets: pd.DataFrame,
+                       tables: Mapping | None = None):
+    """The terms' factor on the likelihood's sigma at the targets, (S, M), or 1.0 without a noise
+    term (Term.forecast_noise; tables as in log_loss_draws)."""
+    factor = 1.0
+    for term in spec.terms:
+        factor = factor * term.forecast_noise(draws, targets, tables)
+    return factor
+
+
 def read_covariates(spec: ModelSpec, available: Mapping) -> dict:
     """The entries of ``available`` (column -> values) a forecast of this model reads: the law's
     covariates (for a law in C: C if available, else N and D, C = 6 N D) and its terms' targets

@@ -5,6 +5,7 @@ from ..model.term import Term
 from .discrepancy import Discrepancy
 from .hierarchy import Hierarchy
 from .link import LinkTerm
+from .noise_scale import NoiseScale
 from .penalty import Penalty, get_penalty
 
 TERMS: dict[str, type[Term]] = {}
@@ -16,7 +17,7 @@ def register(*classes: type[Term]) -> None:
         TERMS[cls.kind] = cls
 
 
-register(Penalty, LinkTerm, Discrepancy, Hierarchy)
+register(Penalty, LinkTerm, Discrepancy, Hierarchy, NoiseScale)
 
 
 def term_from_dict(settings: dict) -> Term:
@@ -29,4 +30,4 @@ def term_from_dict(settings: dict) -> Term:
     return TERMS[kind].from_dict(settings)
 
 
-__all__ = ["Discrepancy", "Hierarchy", "LinkTerm", "Penalty", "TERMS", "Term", "get_penalty", "register", "term_from_dict"]
+__all__ = ["Discrepancy", "Hierarchy", "LinkTerm", "NoiseScale", "Penalty", "TERMS", "Term", "get_penalty", "register", "term_from_dict"]
