@@ -10,6 +10,7 @@ runs inside the 90 % predictive interval (a new run's loss, noise included).
     python benchmarks/extrapolation.py simulated --seeds 20 # zoos from laws outside the fitted set
     python benchmarks/extrapolation.py simulated --first-seed 20 --seeds 20   # seeds 20-39
     python benchmarks/extrapolation.py real --datasets gadre_rpj --laws chinchilla,kaplan
+    python benchmarks/extrapolation.py real --datasets datablations --noise-by epochs   # sigma grows with epochs
 
 Forecasts: each law alone; "stack" (bl.stack of the laws); "discrepancy" (chinchilla with
 bl.fit(..., discrepancy=True)); "stack+discrepancy" (the stack of laws each with the term);
@@ -46,7 +47,7 @@ def real_datasets(names) -> dict[str, pd.DataFrame]:
         rows = (porian["dataset"] == dataset) & (porian["label"] == "Optimizer tuning (no decay)")
         out[f"porian_{dataset}"] = porian.loc[rows, ["N", "D", "C", "loss"]].reset_index(drop=True)
     datablations = bl.datasets.load("datablations2023", data_home=DATA_HOME).frame
-    out["datablations"] = datablations[["N", "D", "C", "loss", "unique_tokens"]]
+    out["datablations"] = datablations[["N", "D", "C", "loss", "unique_tokens", "epochs"]]
     gadre = bl.datasets.load("gadre2024", data_home=DATA_HOME).frame
     for family in ("c4_original", "rpj", "rw_original"):
         out[f"gadre_{family.split('_')[0]}"] = gadre.loc[gadre["family"] == family, ["N", "D", "C", "loss"]].reset_index(drop=True)
@@ -54,25 +55,25 @@ def real_datasets(names) -> dict[str, pd.DataFrame]:
 
 
 def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", inner=INNER,
-              term: bl.Discrepancy = bl.Discrepancy()) -> pd.DataFrame:
+              term: bl.Discrepancy = bl.Discrepancy(), terms=()) -> pd.DataFrame:
     """Per-run scores on the held-out top 25 % for each law, the stack and the discrepancy fits
     (discrepancy: "none", "chinchilla" (that law with the term) or "stack" (also the stack of
-    every law with the term))."""
+    every law with the term)). terms: added to every fit (e.g. a NoiseScale)."""
     train, test = holdout_split(bl.load_runs(runs, required=()), OUTER)
     scored = {}
     inner_splits = list(inner)
-    inner = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False, **DRAWS)
+    inner = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False, terms=terms,
+                        **DRAWS)
     for law in laws:
         scored[law] = score_runs(inner.fit_all(law), test, seed)
     weights = bl.stacking_weights(inner)
     scored["stack"] = bl.stack(inner, weights=weights, progress=False).score(test, seed)
     if discrepancy == "chinchilla":
-        fitted = bl.fit(train, "chinchilla", discrepancy=term, seed=seed,
-                        progress=False, **DRAWS)
+        fitted = bl.fit(train, "chinchilla", discrepancy=term, terms=terms, seed=seed, progress=False, **DRAWS)
         scored["discrepancy"] = score_runs(fitted, test, seed)
     elif discrepancy == "stack":
         inner_d = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False,
-                              discrepancy=term, **DRAWS)
+                              discrepancy=term, terms=terms, **DRAWS)
         scored["discrepancy"] = score_runs(inner_d.fit_all("chinchilla"), test, seed)
         weights_d = bl.stacking_weights(inner_d)
         scored["stack+discrepancy"] = bl.stack(inner_d, weights=weights_d, progress=False).score(test, seed)
@@ -113,7 +114,8 @@ def real(args) -> None:
         laws = [law for law in args.laws if law != "data_constrained" or "unique_tokens" in runs]
         if name == "datablations" and "data_constrained" not in laws:
             laws.append("data_constrained")
-        points = forecasts(runs, laws, args.seed, args.discrepancy, args.inner, term(args)).assign(dataset=name)
+        terms = (bl.NoiseScale(args.noise_by),) if args.noise_by in runs else ()
+        points = forecasts(runs, laws, args.seed, args.discrepancy, args.inner, term(args), terms).assign(dataset=name)
         results.append(points)
         table = summarise(points, ["dataset", "forecast"])
         print(f"\n{name}: {len(runs)} runs, {points['forecast'].value_counts().iloc[0]} held out; "
@@ -189,6 +191,9 @@ def main() -> None:
                         help="median of the discrepancy term's amplitude prior (bl.Discrepancy(amplitude=...))")
     parser.add_argument("--lengthscale", type=float, default=1.0,
                         help="median of the discrepancy term's lengthscale prior [half-ranges of the runs]")
+    parser.add_argument("--noise-by", default=None,
+                        help="real: a column the likelihood's sigma scales with where a dataset has it "
+                             "(bl.NoiseScale; e.g. epochs, which datablations has)")
     parser.add_argument("--output", help="CSV of every held-out run's scores")
     args = parser.parse_args()
     args.laws = [law for law in args.laws if law in bl.LAWS]
