@@ -34,6 +34,7 @@ def fitted():
     return runs, bl.fit(runs, terms=[bl.NoiseScale("epochs")], seed=0, **SAMPLER)
 
 
+@pytest.mark.slow  # fits
 def test_the_slope_of_the_noise_is_learnt(fitted):
     runs, fit = fitted
     d = fit.diagnostics
@@ -45,18 +46,22 @@ def test_the_slope_of_the_noise_is_learnt(fitted):
     assert list(fit.tree.constant_data["epochs"].values) == list(runs["epochs"])
 
 
+@pytest.mark.slow  # fits
 def test_forecast_bands_follow_the_column_and_the_mean_does_not(fitted):
     _, fit = fitted
     p = fit.predict(N=1e9, D=2e10, epochs=[1.0, 20.0, 300.0])
     width = ((p["loss_pred_q95"] - p["loss_pred_q05"]) / p["loss_pred_median"]).to_numpy()
     assert width[0] < width[1] < width[2] and width[2] > 3 * width[0], width
     assert np.ptp(p["loss_median"]) < 1e-12  # epochs move the noise only, not the law
+    with pytest.raises(ValueError, match="need a 'epochs' column"):
+        fit.predict(N=1e9, D=2e10)
     plain = bl.fit(fitted[0], seed=0, **SAMPLER)  # one sigma for every run: the same band everywhere
     q = plain.predict(N=1e9, D=2e10)
     plain_width = float((q["loss_pred_q95"] - q["loss_pred_q05"]).iloc[0] / q["loss_pred_median"].iloc[0])
     assert width[0] < plain_width < width[2]
 
 
+@pytest.mark.slow  # fits
 def test_the_in_model_scale_is_the_forecast_scale(fitted):
     """At the fitted runs' own epochs, the forecast factor is exp(slope z) with z standardised over them."""
     runs, fit = fitted
@@ -68,6 +73,7 @@ def test_the_in_model_scale_is_the_forecast_scale(fitted):
     np.testing.assert_allclose(factor, np.exp(np.outer([0.5, -1.0], z[: len(runs)])), rtol=1e-6)
 
 
+@pytest.mark.slow  # fits
 def test_save_load_round_trips_and_predicts_the_same(fitted, tmp_path):
     _, fit = fitted
     fit.save(tmp_path / "fit.nc")
@@ -77,10 +83,9 @@ def test_save_load_round_trips_and_predicts_the_same(fitted, tmp_path):
     pd.testing.assert_frame_equal(loaded.predict(**targets), fit.predict(**targets))
 
 
-def test_bad_input_names_the_column_and_rows(fitted):
-    runs, fit = fitted
-    with pytest.raises(ValueError, match="need a 'epochs' column"):
-        fit.predict(N=1e9, D=2e10)
+def test_bad_input_names_the_column_and_rows():
+    runs, _ = heteroscedastic_zoo()
+    given = runs.copy()
     broken = runs.assign(epochs=runs["epochs"].where(runs.index != 4, -1.0))
     with pytest.raises(RunTableError, match=r"column 'epochs' must be positive.*rows \[4\]"):
         bl.fit(broken, terms=[bl.NoiseScale("epochs")], **SAMPLER)
@@ -92,14 +97,14 @@ def test_bad_input_names_the_column_and_rows(fitted):
         ModelSpec(bl.get_law("chinchilla"), get_likelihood("ar1"), [bl.NoiseScale("epochs")])
     with pytest.raises(ValueError, match="slope_sd must be positive"):
         bl.NoiseScale("epochs", slope_sd=0)
-    assert list(runs.columns) == list(fitted[0].columns) and (runs["epochs"] > 0).all()  # nothing mutated
+    pd.testing.assert_frame_equal(runs, given)  # nothing mutated
 
 
-def test_backtest_command_passes_the_noise_term(fitted, tmp_path, monkeypatch, capsys):
+def test_backtest_command_passes_the_noise_term(tmp_path, monkeypatch, capsys):
     """--noise-by COLUMN adds NoiseScale(COLUMN) to every fit, and --predict targets may then give it."""
     from bayeslaws.cli import main
 
-    runs, _ = fitted
+    runs, _ = heteroscedastic_zoo()
     path = tmp_path / "runs.csv"
     runs.to_csv(path, index=False)
     seen = []
