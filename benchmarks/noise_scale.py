@@ -1,0 +1,52 @@
+"""What bl.NoiseScale costs when the noise does not follow the column.
+
+Chinchilla zoos (bl.simulate: 8 budgets x 15 sizes, 1 % noise) get an ``epochs`` column drawn
+log-uniform on 1-300 and unrelated to the noise. Each zoo's top 25 % of compute is held out, and
+chinchilla is fitted to the rest with one sigma and with NoiseScale("epochs") (4 x (500 + 500)).
+Printed: held-out median relative error, 90 % coverage and width, lpd, and the posterior median of
+noise_slope (0 is the truth). The datablations figures, where the noise does follow epochs, come
+from ``extrapolation.py real --datasets datablations --noise-by epochs``.
+
+    python benchmarks/noise_scale.py [--seeds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+import pandas as pd
+
+import bayeslaws as bl
+from bayeslaws.results.backtest import holdout_split, point_scores, score_runs
+
+
+def one_zoo(seed: int) -> list[dict]:
+    zoo = bl.simulate(seed=seed, n_budgets=8, runs_per_budget=15)
+    rng = np.random.default_rng(100 + seed)
+    runs = zoo.runs.assign(epochs=np.exp(rng.uniform(0.0, np.log(300.0), len(zoo.runs))))
+    train, held = holdout_split(bl.load_runs(runs, required=()), 0.25)
+    rows = []
+    for label, terms in (("one sigma", ()), ("NoiseScale", (bl.NoiseScale("epochs"),))):
+        fit = bl.fit(train, terms=terms, seed=seed, chains=4, warmup=500, draws=500, progress=False)
+        scores = point_scores(score_runs(fit, held))
+        rows.append({"seed": seed, "model": label, "error": scores["median_rel_error"],
+                     "coverage_90": scores["coverage_90"], "width_90": scores["width_90"], "lpd": scores["lpd"],
+                     "noise_slope": float(np.median(fit.draws()["noise_slope"])) if terms else np.nan})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=5)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", bl.ConvergenceWarning)
+    table = pd.DataFrame([row for seed in range(args.seeds) for row in one_zoo(seed)])
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(table.groupby("model")[["error", "coverage_90", "width_90", "lpd", "noise_slope"]].mean()
+          .to_string(float_format=lambda v: f"{v:.4g}"))
+
+
+if __name__ == "__main__":
+    main()
