@@ -264,6 +264,30 @@ def test_converged_fit_does_not_warn(recovery_fits):
         assert warn_if_unconverged(recovery_fits[0][1].diagnostics) == []
 
 
+@pytest.mark.parametrize("likelihood", ["student_t", "normal"])
+def test_new_run_draws_follow_the_likelihood(likelihood):
+    """Forecasts draw new runs with NumPy (no JAX program per shape): the draws' quantiles are
+    the likelihood's own, per draw's sigma and nu, and a term's noise factor scales sigma."""
+    from scipy import stats
+
+    from bayeslaws.model import get_likelihood
+    from bayeslaws.model.draws import predictive_log_loss_draws
+
+    chosen = get_likelihood(likelihood)
+    draws = {"sigma": np.array([0.01, 0.05]), "nu": np.array([2.5, 30.0])}
+    loc = np.array([[0.7], [1.0]])
+    log_loss = np.zeros((2, 100_000)) + loc
+    probabilities = np.array([0.05, 0.25, 0.75, 0.95])
+    standard = (stats.t.ppf(probabilities[:, None], draws["nu"][None, :]) if likelihood == "student_t"
+                else stats.norm.ppf(probabilities[:, None]))  # (4 probabilities, 1 or 2 draws)
+    for factor in (1.0, 2.0):
+        new = predictive_log_loss_draws(chosen, draws, log_loss, seed=0, scale=factor)
+        expected = loc[:, 0][None, :] + draws["sigma"][None, :] * factor * standard
+        np.testing.assert_allclose(np.quantile(new, probabilities, axis=1), expected, atol=0.03 * 0.05 * factor)
+    assert new.dtype == np.float64 and new.shape == log_loss.shape
+    np.testing.assert_array_equal(new, predictive_log_loss_draws(chosen, draws, log_loss, seed=0, scale=2.0))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("likelihood", ["normal", "huber"])
 def test_other_likelihoods_recover_exponents(likelihood):

@@ -72,6 +72,11 @@ def predictive_log_loss_draws(likelihood: Likelihood, draws: Mapping[str, np.nda
                               seed: int, scale=1.0) -> np.ndarray:
     """One observation per draw and target from the likelihood: what a new run would measure
     (scale: see predictive_distribution)."""
+    if likelihood.draw is not None:
+        params = {k: np.asarray(draws[k], np.float64)[:, None] for k in likelihood.priors}
+        if "sigma" in params:
+            params["sigma"] = params["sigma"] * np.asarray(scale, np.float64)
+        return likelihood.draw(np.random.default_rng(seed), np.asarray(log_loss, np.float64), params)
     distribution = predictive_distribution(likelihood, draws, log_loss, scale)
     return np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64)
 

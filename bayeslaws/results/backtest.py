@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -189,7 +188,7 @@ def _score(fit: Fit, table: RunTable, draws: dict, seed: int) -> pd.DataFrame:
     observed = table.frame[fit.response].to_numpy(dtype=np.float64)
     log_density = np.asarray(distribution.log_prob(jnp.asarray(np.log(observed))), dtype=np.float64)
     with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 nats is inf (see finite_quantiles)
-        predictive = np.exp(np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64))
+        predictive = np.exp(forecast.predictive_log_loss_draws(spec.likelihood, draws, log_loss, seed, noise))
     lpd = np.logaddexp.reduce(log_density, axis=0) - np.log(len(log_density))
     return interval_scores(table, observed, predictive, lpd)
 
