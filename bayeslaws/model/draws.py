@@ -62,10 +62,16 @@ def predictive_distribution(likelihood: Likelihood, draws: Mapping[str, np.ndarr
                             scale=1.0):
     """The likelihood's distribution of a new run's log loss, per draw and target (S, M); scale
     multiplies its sigma (a curve point's noise given the run's earlier residual is narrower)."""
-    nuisance = {k: jnp.asarray(draws[k])[:, None] for k in likelihood.priors}
-    if "sigma" in nuisance:
-        nuisance["sigma"] = nuisance["sigma"] * jnp.asarray(scale)
+    nuisance = {k: jnp.asarray(v) for k, v in nuisance_draws(likelihood, draws, scale).items()}
     return likelihood.distribution(jnp.asarray(log_loss), nuisance)
+
+
+def nuisance_draws(likelihood: Likelihood, draws: Mapping[str, np.ndarray], scale=1.0) -> dict:
+    """The likelihood's nuisance parameters per draw, (S, 1) float64, with sigma times scale."""
+    nuisance = {k: np.asarray(draws[k], np.float64)[:, None] for k in likelihood.priors}
+    if "sigma" in nuisance:
+        nuisance["sigma"] = nuisance["sigma"] * np.asarray(scale, np.float64)
+    return nuisance
 
 
 def predictive_log_loss_draws(likelihood: Likelihood, draws: Mapping[str, np.ndarray], log_loss: np.ndarray,
@@ -73,9 +79,7 @@ def predictive_log_loss_draws(likelihood: Likelihood, draws: Mapping[str, np.nda
     """One observation per draw and target from the likelihood: what a new run would measure
     (scale: see predictive_distribution)."""
     if likelihood.draw is not None:
-        params = {k: np.asarray(draws[k], np.float64)[:, None] for k in likelihood.priors}
-        if "sigma" in params:
-            params["sigma"] = params["sigma"] * np.asarray(scale, np.float64)
+        params = nuisance_draws(likelihood, draws, scale)
         return likelihood.draw(np.random.default_rng(seed), np.asarray(log_loss, np.float64), params)
     distribution = predictive_distribution(likelihood, draws, log_loss, scale)
     return np.asarray(distribution.sample(jax.random.PRNGKey(seed)), dtype=np.float64)

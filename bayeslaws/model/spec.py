@@ -60,9 +60,9 @@ class ModelSpec:
         noisy = [t.kind for t in self.terms if t.scales_noise]
         if noisy and (self.likelihood is None or self.likelihood.joint is not None
                       or "sigma" not in self.likelihood.priors):
-            name = "no" if self.likelihood is None else f"the {self.likelihood.name}"
-            raise ValueError(f"the {noisy[0]} term scales the likelihood's sigma run by run; {name} likelihood "
-                             "has none to scale (use student_t, normal or huber)")
+            has = "there is no likelihood" if self.likelihood is None else f"the {self.likelihood.name} likelihood has none"
+            raise ValueError(f"the {noisy[0]} term scales the likelihood's sigma run by run; {has} to scale "
+                             "(use student_t, normal or huber)")
         if self.law is None and not any(t.observed_sites() for t in self.terms):
             raise ValueError("a model without a law needs a term that observes something (e.g. a link)")
 
