@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import bayeslaws as bl
 from bayeslaws.results.backtest import holdout_split, point_scores, score_runs
+
+DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "datasets"  # as extrapolation.py
 
 
 def with_and_without(runs: pd.DataFrame, law: str, seed: int) -> list[dict]:
@@ -48,7 +51,7 @@ def one_zoo(seed: int) -> list[dict]:
 
 
 def datablations(laws) -> pd.DataFrame:
-    frame = bl.datasets.load("datablations2023").frame[["N", "D", "C", "loss", "unique_tokens", "epochs"]]
+    frame = bl.datasets.load("datablations2023", data_home=DATA_HOME).frame[["N", "D", "C", "loss", "unique_tokens", "epochs"]]
     return pd.DataFrame([row for law in laws for row in with_and_without(frame, law, 0)])
 
 
