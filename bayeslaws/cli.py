@@ -206,7 +206,7 @@ def _fit_command(args) -> int:
     result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
                     likelihood=args.likelihood, init=args.init, penalty=args.penalty, groups=args.groups,
                     hierarchical=args.hierarchical, progress=True,
-                    extras=False)  # the report needs no pointwise or predictive groups: a third less compilation
+                    extras=False)  # the report reads no pointwise or predictive group
     if link_runs is not None:
         result = result.with_link(bl.fit_link(link_runs, args.link, args.metric, chains=args.chains,
                                               draws=args.draws, warmup=args.warmup, seed=args.seed))

@@ -10,9 +10,11 @@ import pytest
 import xarray as xr
 
 import bayeslaws as bl
+from bayeslaws.inference import nuts
 from bayeslaws.synthetic import true_loss
 
 FAST = {"chains": 4, "warmup": 500, "draws": 500, "progress": False}
+EXTRAS = nuts.extras
 SEEDS = range(5)
 
 
@@ -228,10 +230,19 @@ def test_save_load_round_trip_is_exact(recovery_fits, tmp_path):
 
 
 @pytest.mark.slow
-def test_round_trip_keeps_text_columns_and_a_fit_without_extras(tmp_path):
+def test_extras_wait_for_the_tree_and_a_fit_without_them_round_trips(tmp_path, monkeypatch):
     zoo = bl.simulate(seed=9, n_budgets=3, runs_per_budget=8)
     frame = zoo.runs.assign(family=["a", "b"] * 12, run_id=[f"run-{i}" for i in range(24)])
-    result = bl.fit(frame, law="chinchilla", seed=0, extras=False, **FAST)  # the CLI's lighter program
+    calls = []
+    monkeypatch.setattr(nuts, "extras", lambda *args: calls.append(args) or EXTRAS(*args))
+    full = bl.fit(frame, law="chinchilla", seed=0, **FAST)
+    full.summary(), full.predict(N=1e11, D=2e12), full.diagnostics, full.draws()
+    assert not calls  # forecasts and summaries never compile the extras' program
+    assert {"log_likelihood", "posterior_predictive", "prior", "prior_predictive"} <= set(full.tree.children)
+    assert np.isfinite(full.loo().elpd) and len(calls) == 1  # computed once, at the first read
+    assert full.tree["prior"]["alpha"].shape == full.tree["posterior"]["alpha"].shape == (4, 500)
+
+    result = bl.fit(frame, law="chinchilla", seed=0, extras=False, **FAST)  # the CLI's lighter fit
     assert set(result.tree.children) == {"posterior", "sample_stats", "observed_data", "constant_data"}
     with pytest.raises(ValueError, match="extras=False"):
         result.loo()
@@ -335,7 +346,6 @@ def test_chains_split_over_threads_sample_the_same_posterior():
     # group per core. Each chain keeps its own key: the groups must not repeat each other, and
     # the posterior must match the one from all chains in one program.
     from bayeslaws.data import load_runs
-    from bayeslaws.inference import nuts
     from bayeslaws.model import ModelSpec, get_likelihood
 
     spec = ModelSpec(bl.get_law("chinchilla"), get_likelihood("student_t"))
@@ -386,8 +396,6 @@ def test_parameter_table_gives_arviz_summary_numbers(draws):
 def test_fit_key_is_jaxs_and_refuses_seeds_jax_would_wrap():
     import jax
 
-    from bayeslaws.inference import nuts
-
     for seed in (0, 1, 7, 2**31 - 1, 2**31, 2**32 - 1):
         np.testing.assert_array_equal(nuts._fit_key(seed), np.asarray(jax.random.PRNGKey(seed)))
     for seed in (-1, 2**32, 1.5, True):
@@ -400,7 +408,6 @@ def test_the_gpu_program_of_vectorised_chains_agrees_with_unbatched_chains():
     """On CPU each chain is its own unbatched program; GPUs run all chains vectorised in one
     program (compiled_sampler). No CI machine has a GPU, so the vectorised program runs here on
     CPU: same groups and shapes, and the same posterior within its Monte Carlo error."""
-    from bayeslaws.inference import nuts
     from bayeslaws.model import ModelSpec, get_likelihood
 
     law = bl.get_law("chinchilla")
@@ -412,7 +419,7 @@ def test_the_gpu_program_of_vectorised_chains_agrees_with_unbatched_chains():
     vectorised = nuts.compiled_sampler(spec, priors, settings, data)(nuts._fit_key(0), data)
     unbatched = nuts.sample(spec, priors, data, settings, seed=0)
     assert set(vectorised) == set(unbatched)
-    for group in ("posterior", "sample_stats", "log_likelihood"):
+    for group in ("posterior", "sample_stats"):
         assert {k: np.shape(v) for k, v in vectorised[group].items()} == {k: np.shape(v) for k, v in unbatched[group].items()}
     for name in ("alpha", "beta", "E"):
         a, b = np.asarray(vectorised["posterior"][name]), np.asarray(unbatched["posterior"][name])
@@ -501,8 +508,6 @@ def test_program_keys_are_the_same_in_every_process():
 def test_the_process_keeps_a_bounded_number_of_compiled_programs(monkeypatch):
     """Each program on CPU holds hundreds of memory maps; past the kernel's limit the next
     compilation fails, so the least recently used programs are let go."""
-    from bayeslaws.inference import nuts
-
     monkeypatch.setattr(nuts, "MAX_PROGRAMS", 2)
     monkeypatch.setattr(nuts, "_COMPILED", nuts.OrderedDict())
     zoo = bl.simulate(seed=4, n_budgets=3, runs_per_budget=8).runs

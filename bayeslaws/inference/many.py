@@ -228,11 +228,11 @@ class _ChunkJob:
         the robust prior-start scheme when both fail the checks."""
         names = spec.parameter_names()
         for attempt_seed in (seed, seed + RETRY_SEED_OFFSET) if self.start == "fast" else ():
-            groups = nuts.sample(spec, priors, data, self.settings, attempt_seed, threads=1, extras=False)
+            groups = nuts.sample(spec, priors, data, self.settings, attempt_seed, threads=1)
             if _converged(groups["posterior"], groups["sample_stats"], names):
                 return groups["posterior"], groups["sample_stats"], False
         robust = replace(self.settings, init="prior", adapt_mass=True, **FALLBACK)
-        groups = nuts.sample(spec, priors, data, robust, seed, threads=1, extras=False)
+        groups = nuts.sample(spec, priors, data, robust, seed, threads=1)
         # Keep the arrays stackable: the fallback's draws are thinned or tiled to the fast shape.
         take = np.linspace(0, robust.draws - 1, self.settings.draws).round().astype(int)
         return ({k: v[:, take] for k, v in groups["posterior"].items()},

@@ -3,9 +3,10 @@
 The sampler is a pure function of (PRNG key, data arrays), jitted once per model, settings
 and padded data size, so refitting new data of the same size never retraces or recompiles.
 The persistent JAX compilation cache (see :mod:`bayeslaws.inference.compile_cache`) carries the
-compiled code across processes. Besides the draws, the same program computes what a complete
-ArviZ DataTree holds: the pointwise log-likelihood, posterior predictive draws of every observed
-site, and prior draws (with the prior predictive).
+compiled code across processes. What else a complete ArviZ DataTree holds (the pointwise
+log-likelihood, posterior predictive draws of every observed site, and prior draws with the prior
+predictive) comes from a second program, run on the draws only when asked for (see ``extras``):
+for a Student-t likelihood it compiles about as long as the sampler itself (its gamma draws).
 """
 
 from __future__ import annotations
@@ -143,57 +144,56 @@ def _initial_points(fit_key, data, *, model, settings):
     return z0, inverse_mass if settings.dense_mass else jnp.diag(inverse_mass)
 
 
-def _chain_and_transform(fit_key, chain, data, z0, inverse_mass, *, model, settings, extras: bool = True,
-                         report: bool = False):
+def _chain_and_transform(fit_key, chain, data, z0, inverse_mass, *, model, settings, report: bool = False):
     """Chain number ``chain`` of the fit whose key is fit_key, unbatched, with the groups of
-    _sample_and_transform and a chain axis of length 1; its prior draws are its own chain. z0: its
-    start from the Laplace start (with inverse_mass), or None: a prior draw, made here (as
-    _initial_points would)."""
+    _sample_and_transform and a chain axis of length 1. z0: its start from the Laplace start (with
+    inverse_mass), or None: a prior draw, made here (as _initial_points would)."""
     chain_key = _chain_keys(fit_key, settings.chains)[chain]
     if z0 is None:
         z0 = _latent_sites(model, data, jax.random.fold_in(chain_key, 0))
     z, stats = _one_chain(jax.random.fold_in(chain_key, 2), data, z0, inverse_mass, model=model, settings=settings,
                           report=report)
     z, stats = jax.tree.map(lambda x: x[None], (z, stats))
-    return _transform(z, stats, chain_key, data, model, settings, extras)
+    return _transform(z, stats, data, model)
 
 
-def _sample_and_transform(fit_key, data, *, model, settings, extras: bool = True, report: bool = False):
+def _sample_and_transform(fit_key, data, *, model, settings, report: bool = False):
     """All chains of one fit, vectorised; fit_key is (2,) (see _fit_key).
 
     Returns a dict of groups: posterior (latent, centred and deterministic sites) and
-    sample_stats, each (chains, draws, ...); with ``extras`` also log_likelihood and
-    posterior_predictive (observed site -> (chains, draws, padded rows)) and prior (every site,
-    (1, draws, ...): one prior chain per program)."""
+    sample_stats, each (chains, draws, ...)."""
     z0, inverse_mass = _initial_points(fit_key, data, model=model, settings=settings)
     chain_keys = _chain_keys(fit_key, settings.chains)
     keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(chain_keys)
     chain = partial(_one_chain, model=model, settings=settings, report=report)
     z, stats = jax.vmap(chain, in_axes=(0, None, 0, None))(keys, data, z0, inverse_mass)
-    return _transform(z, stats, chain_keys[0], data, model, settings, extras)
+    return _transform(z, stats, data, model)
 
 
-def _transform(z, stats, key, data, model, settings, extras: bool) -> dict:
-    """Draws (chains, draws, ...) of the unconstrained sites -> the groups: posterior and
-    sample_stats; with extras also log_likelihood, posterior_predictive and prior (one chain of
-    settings.draws prior draws, from ``key``)."""
+def _transform(z, stats, data, model) -> dict:
+    """Draws (chains, draws, ...) of the unconstrained sites -> the groups posterior and sample_stats."""
     constrained = constrain_fn(model, (data,), {}, z, return_deterministic=True, batch_ndims=2)
-    groups = {"posterior": constrained, "sample_stats": stats}
-    if not extras:
-        return groups
+    return {"posterior": constrained, "sample_stats": stats}
+
+
+def _extras(fit_key, data, posterior, *, model, settings):
+    """The groups log_likelihood and posterior_predictive (observed site -> (chains, draws, padded
+    rows)) at the posterior draws (every site, constrained, (chains, draws, ...)), and prior (every
+    site, chains x draws prior draws shaped (chains, draws, ...)); the program of compiled_extras."""
     sites = tuple(data["observed"])
     unobserved = {**data, "observed": {}}
-    groups["log_likelihood"] = log_likelihood(model, constrained, data, batch_ndims=2)
-    groups["posterior_predictive"] = Predictive(model, posterior_samples=constrained, batch_ndims=2,
-                                                return_sites=sites)(jax.random.fold_in(key, 3), unobserved)
-    prior = Predictive(model, num_samples=settings.draws)(jax.random.fold_in(key, 4), unobserved)
-    groups["prior"] = jax.tree.map(lambda x: x[None], prior)
-    return groups
+    predictive = Predictive(model, posterior_samples=posterior, batch_ndims=2, return_sites=sites)
+    prior = Predictive(model, num_samples=settings.chains * settings.draws)(jax.random.fold_in(fit_key, 4), unobserved)
+    return {
+        "log_likelihood": log_likelihood(model, posterior, data, batch_ndims=2),
+        "posterior_predictive": predictive(jax.random.fold_in(fit_key, 3), unobserved),
+        "prior": jax.tree.map(lambda x: x.reshape((settings.chains, settings.draws) + x.shape[1:]), prior),
+    }
 
 
 def _sample_many(rng_keys, stacked_data, *, model, settings):
     """Independent posteriors for a batch of datasets (leading axis) in one program."""
-    one = partial(_sample_and_transform, model=model, settings=settings, extras=False)
+    one = partial(_sample_and_transform, model=model, settings=settings)
     return jax.vmap(one)(rng_keys, stacked_data)
 
 
@@ -212,31 +212,34 @@ def _shapes(data) -> str:
 
 
 def compiled_sampler(spec: ModelSpec, priors, settings: SamplerSettings, data: dict, many: bool = False,
-                     extras: bool = True, report: bool = False):
+                     report: bool = False):
     """The jitted sampler of all chains, vectorised, for this model, priors, settings and data
     shapes (built once per process): the program of GPUs and of fit_many's stacks.
 
-    many: the program for a stack of datasets (leading axis), see sample_many. extras: the
-    program also computes the log-likelihood, posterior predictive and prior draws (a single fit's
-    DataTree; about 40 % more compilation, so fit_many's programs leave them out). report: the
+    many: the program for a stack of datasets (leading axis), see sample_many. report: the
     program reports its progress (bayeslaws.inference.progress).
     """
-    extras = extras and not many
     report = report and not many
-    program = _sample_many if many else partial(_sample_and_transform, extras=extras, report=report)
+    program = _sample_many if many else partial(_sample_and_transform, report=report)
     batch = np.shape(_any_mask(data))[:-1]
     example = (np.zeros(batch + (2,), np.uint32), data)
-    return _compiled(spec, priors, settings, program, example, f"all|{many}|{extras}", exportable=not report)
+    return _compiled(spec, priors, settings, program, example, f"all|{many}", exportable=not report)
 
 
 def compiled_chain(spec: ModelSpec, priors, settings: SamplerSettings, data: dict, starts: tuple,
-                   extras: bool = True, report: bool = False):
+                   report: bool = False):
     """The jitted program of one chain, unbatched, from its start (one chain's z0 and the shared
     inverse mass matrix, as ``starts``, or (None, None) for a prior draw): the CPU's program (see
     sample)."""
     example = (np.zeros(2, np.uint32), np.int32(0), data, *starts)
-    program = partial(_chain_and_transform, extras=extras, report=report)
-    return _compiled(spec, priors, settings, program, example, f"chain|{extras}", exportable=not report)
+    program = partial(_chain_and_transform, report=report)
+    return _compiled(spec, priors, settings, program, example, "chain", exportable=not report)
+
+
+def compiled_extras(spec: ModelSpec, priors, settings: SamplerSettings, data: dict, posterior: dict):
+    """The jitted program of _extras for this model, settings and the shapes of data and draws."""
+    example = (np.zeros(2, np.uint32), data, posterior)
+    return _compiled(spec, priors, settings, _extras, example, "extras", exportable=True)
 
 
 def compiled_starts(spec: ModelSpec, priors, settings: SamplerSettings, data: dict):
@@ -273,9 +276,9 @@ def _any_mask(data: dict):
 
 
 def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed: int, threads: int | None = None,
-           extras: bool = True, progress_bar: bool = False) -> dict:
-    """Run NUTS; returns NumPy dicts by DataTree group (see _sample_and_transform), each array
-    shaped (chains, draws, ...); prior draws have one chain per program.
+           progress_bar: bool = False) -> dict:
+    """Run NUTS; returns NumPy dicts by group (posterior and sample_stats, see
+    _sample_and_transform), each array shaped (chains, draws, ...).
 
     On CPU every chain is its own call of one compiled program, unbatched (with init="laplace"
     from starts computed for all chains at once by a small program, so that they share the best
@@ -283,8 +286,7 @@ def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed:
     program runs single-threaded there). Unbatched, NUTS's while loops need no per-chain masks:
     on the 240-run Chinchilla zoo a fit samples 3x faster and compiles 2x faster than with two
     chains vectorised per program. On GPU all chains run vectorised in one program. Chain i
-    always gets the same PRNG key. extras=False: posterior and sample_stats only, from a
-    program that computes nothing else. progress_bar: a long fit (progress.is_long) prints its
+    always gets the same PRNG key. progress_bar: a long fit (progress.is_long) prints its
     iterations and the time left on stderr.
     """
     report = progress_bar and progress.is_long(data, settings.warmup + settings.draws, settings.chains)
@@ -293,26 +295,33 @@ def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed:
     with progress.reporting(settings.warmup, settings.draws, settings.chains if on_cpu else 1) if report \
             else nullcontext():
         if on_cpu:
-            results = _sample_chains(spec, priors, data, settings, key, threads, extras, report)
+            results = _sample_chains(spec, priors, data, settings, key, threads, report)
         else:
-            results = [compiled_sampler(spec, priors, settings, data, extras=extras, report=report)(key, data)]
+            results = [compiled_sampler(spec, priors, settings, data, report=report)(key, data)]
     return {group: {name: np.concatenate([np.asarray(r[group][name]) for r in results]) for name in results[0][group]}
             for group in results[0]}
 
 
-def _sample_chains(spec, priors, data, settings, key, threads, extras, report) -> list[dict]:
+def _sample_chains(spec, priors, data, settings, key, threads, report) -> list[dict]:
     """Each chain's groups (chain axis of length 1), from one program per chain run in threads."""
     z0, inverse_mass = None, None  # a prior draw per chain, made in the chain's own program
     if settings.init == "laplace":
         z0, inverse_mass = compiled_starts(spec, priors, settings, data)(key, data)
     start = lambda i: None if z0 is None else jax.tree.map(lambda x: x[i], z0)  # noqa: E731
-    program = compiled_chain(spec, priors, settings, data, (start(0), inverse_mass), extras=extras, report=report)
+    program = compiled_chain(spec, priors, settings, data, (start(0), inverse_mass), report=report)
     chain = lambda i: program(key, np.int32(i), data, start(i), inverse_mass)  # noqa: E731
     workers = min(settings.chains, threads or os.cpu_count() or 1)
     if workers == 1:
         return [chain(i) for i in range(settings.chains)]
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(chain, range(settings.chains)))
+
+
+def extras(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed: int, posterior: dict) -> dict:
+    """The groups log_likelihood, posterior_predictive and prior (NumPy, see _extras) of the fit
+    whose posterior draws (sample's posterior group) these are."""
+    groups = compiled_extras(spec, priors, settings, data, posterior)(_fit_key(seed), data, posterior)
+    return jax.tree.map(np.asarray, groups)
 
 
 MAX_SEED = 2**32 - 1

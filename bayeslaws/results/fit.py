@@ -5,7 +5,7 @@ link fitted alone, or the link half of a joint fit)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -28,18 +28,37 @@ class Fit:
     """A posterior over a model's parameters, with the runs it was fitted to.
 
     spec: the model (bayeslaws.model.ModelSpec: law, likelihood, terms).
-    tree: ArviZ DataTree (posterior, prior, sample_stats, log_likelihood, posterior_predictive,
-        prior_predictive, observed_data, constant_data).
+    tree: ArviZ DataTree (see the property ``tree``); given to the constructor positionally.
     tables: the run tables by name: "runs" (the fitted runs) and any a term has of its own.
     attached: a downstream link fitted separately (two-stage; see with_link), or None.
     """
 
     spec: ModelSpec
-    tree: xr.DataTree
+    _tree: xr.DataTree
     tables: Mapping[str, RunTable]
     settings: dict = field(default_factory=dict)
     seconds: float = float("nan")
     attached: LinkFit | None = None
+    _extras: Callable[[], xr.DataTree] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def tree(self) -> xr.DataTree:
+        """ArviZ DataTree: posterior, sample_stats, observed_data, constant_data and, unless the fit
+        was made with extras=False, prior, log_likelihood, posterior_predictive and
+        prior_predictive, which the first read computes from the draws (see defer_extras)."""
+        if self._extras is not None:
+            self._tree, self._extras = self._extras(), None
+        return self._tree
+
+    @property
+    def posterior(self) -> xr.DataTree:
+        """The tree's posterior group (reading it computes nothing)."""
+        return self._tree["posterior"]
+
+    def defer_extras(self, complete: Callable[[], xr.DataTree]) -> None:
+        """Let the first read of ``tree`` replace it by complete(): the same tree with the groups
+        computed from the draws (bl.fit's extras)."""
+        self._extras = complete
 
     # ------------------------------------------------------------ what it is
 
@@ -74,7 +93,8 @@ class Fit:
         if term is None:
             return None
         settings = {**self.settings, "metric": term.metric, "fixed": term.fixed(), "items": term.items}
-        return LinkFit(ModelSpec(None, None, (term,)), self.tree, self.tables, settings, self.seconds)
+        return LinkFit(ModelSpec(None, None, (term,)), self._tree, self.tables, settings, self.seconds,
+                       _extras=self._extras)
 
     @property
     def parameter_names(self) -> list[str]:
@@ -83,13 +103,13 @@ class Fit:
     @property
     def diagnostics(self) -> dict:
         """Divergences, max R-hat, min bulk ESS and tree-depth saturation over every parameter."""
-        names = [n for n in self.parameter_names if n in self.tree["posterior"]]
-        return diagnostics.summarise(self.tree, names, self.settings["max_tree_depth"])
+        names = [n for n in self.parameter_names if n in self.posterior]
+        return diagnostics.summarise(self._tree, names, self.settings["max_tree_depth"])
 
     def draws(self) -> dict[str, np.ndarray]:
         """Posterior draws as float64 arrays, chains concatenated: name -> (chains * draws,), or
         (chains * draws, ...) for a vector site (e.g. discrepancy_weights); fixed ones repeated."""
-        post = self.tree["posterior"]
+        post = self.posterior
         values = {name: post[name].values.astype(np.float64) for name in self.parameter_names}
         draws = {name: v.reshape((-1,) + v.shape[2:]) for name, v in values.items()}
         size = len(next(iter(draws.values())))
@@ -123,7 +143,7 @@ class Fit:
         law's held-out forecasts missed there."""
         if "backtest" in self.settings:
             warn_if_extrapolation_misses(self.settings["backtest"])
-        return diagnostics.parameter_table(self.tree, self.parameter_names, ci_prob)
+        return diagnostics.parameter_table(self._tree, self.parameter_names, ci_prob)
 
     # ------------------------------------------------------------ forecasts
 

@@ -53,11 +53,15 @@ def run(spec: ModelSpec, tables: Tables, *, priors: Mapping | None, settings: nu
               f"{_label(spec)}, {sizes} ...", file=sys.stderr, flush=True)
     loading = threading.Thread(target=load_array_libraries, daemon=True)  # while the program loads and runs
     loading.start()
-    samples = nuts.sample(spec, resolved, spec.arrays(tables), settings, seed, extras=extras, progress_bar=progress)
+    data = spec.arrays(tables)
+    samples = nuts.sample(spec, resolved, data, settings, seed, progress_bar=progress)
     loading.join()
     tree = to_datatree(spec, tables, samples)
     run_settings = {**settings.__dict__, "seed": seed, "response": spec.response, "priors": priors_text(resolved)}
     result = kind(spec, tree, dict(tables), run_settings)
+    if extras:
+        result.defer_extras(lambda: to_datatree(spec, tables, {
+            **samples, **nuts.extras(spec, resolved, data, settings, seed, samples["posterior"])}))
     result.seconds = time.perf_counter() - started
     diag = result.diagnostics
     diagnostics.warn_if_unconverged(diag)
@@ -142,9 +146,9 @@ def fit(
     terms: further model terms (bayeslaws.model.Term), e.g. your own; ``tables`` gives run tables
         of their own by name.
     extras: the DataTree also holds log_likelihood (for LOO), posterior_predictive, prior and
-        prior_predictive, computed by the sampler's own program. False leaves them out, for about
-        a third less compilation on a first fit (the CLI's fit, whose report needs none of them);
-        forecasts, summaries and saving work either way.
+        prior_predictive, computed from the draws by a second program when ``fit.tree`` is first
+        read (by you, LOO or saving): a fit used only for forecasts and summaries never compiles
+        it (for a Student-t likelihood, about as long as the sampler). False leaves them out.
     Warns with a ConvergenceWarning and advice when R-hat, ESS, divergences or tree depth say so.
     """
     law = get_law(law)

@@ -44,7 +44,7 @@ class Stack:
         picks = rng.choice(len(names), size=n, p=np.array([self.weights[k] for k in names]))
         plan = []
         for i, name in enumerate(names):
-            sizes = self.fits[name].tree["posterior"].sizes
+            sizes = self.fits[name].posterior.sizes
             size = sizes["chain"] * sizes["draw"]
             plan.append((name, rng.integers(0, size, size=int((picks == i).sum()))))
         return [(name, index) for name, index in plan if len(index)]
