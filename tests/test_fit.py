@@ -354,9 +354,10 @@ def test_chains_split_over_threads_sample_the_same_posterior():
     settings = nuts.SamplerSettings(warmup=500, draws=500)  # FAST's: its 2-chain groups reuse the fits' program
     together = nuts.sample(spec, priors, data, settings, seed=7, threads=1)["posterior"]
     groups = nuts.sample(spec, priors, data, settings, seed=7, threads=2)
-    split, stats, pointwise = groups["posterior"], groups["sample_stats"], groups["log_likelihood"]["log_loss"]
+    split, stats = groups["posterior"], groups["sample_stats"]
     assert split["alpha"].shape == (4, 500) and stats["diverging"].shape == (4, 500)
-    assert pointwise.shape[:2] == (4, 500)
+    pointwise = nuts.extras(spec, priors, data, settings, 7, split)["log_likelihood"]["log_loss"]
+    assert pointwise.shape[:2] == (4, 500) and np.all(np.isfinite(pointwise[..., :len(bl.simulate(seed=4).runs)]))
     assert not np.array_equal(split["alpha"][0], split["alpha"][2])
     for name in ("alpha", "beta", "E"):
         sd = together[name].std()
