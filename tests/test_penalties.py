@@ -1,6 +1,3 @@
-# NOT COLLECTED BY PYTEST (issue 5 in progress): 4 of these tests failed at the last run
-# (recovery hit rate for both basins, predict-at-optimum, critical-batch recovery). Rename back to
-# test_penalties.py when they pass.
 """Hyperparameter-penalised laws (issue 5): specs and presets, basins, recovery on simulated
 sweeps, the value of the penalty, forecasts (optimal settings, regret), storage, CLI and the
 critical batch size."""
