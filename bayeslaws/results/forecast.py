@@ -90,10 +90,10 @@ def _grid_compute_optimal(law: Law, draws, C: np.ndarray, points: int = 201) -> 
     size = len(next(iter(params.values())))
     coarse = np.linspace(-GRID_DECADES, GRID_DECADES, points) * np.log(10.0)
     step = coarse[1] - coarse[0]
+    rows = np.arange(size)
     out = {"N_opt": [], "D_opt": [], "loss_opt": []}
     for budget in C:
         log_centre, log_tokens_times_params = 0.5 * np.log(budget / 120.0), np.log(budget / COMPUTE_PER_TOKEN_PARAM)
-        rows = np.arange(size)
         log_N = log_centre + np.broadcast_to(coarse, (size, points))
         best = log_N[rows, np.argmin(_along_budget(law, params, log_N, log_tokens_times_params), axis=1)]
         log_N = np.clip(best[:, None] + np.linspace(-step, step, points), log_centre + coarse[0], log_centre + coarse[-1])
