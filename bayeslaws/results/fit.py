@@ -93,8 +93,9 @@ class Fit:
         if term is None:
             return None
         settings = {**self.settings, "metric": term.metric, "fixed": term.fixed(), "items": term.items}
+        pending = None if self._extras is None else (lambda: self.tree)  # computed once, for both views
         return LinkFit(ModelSpec(None, None, (term,)), self._tree, self.tables, settings, self.seconds,
-                       _extras=self._extras)
+                       _extras=pending)
 
     @property
     def parameter_names(self) -> list[str]:
