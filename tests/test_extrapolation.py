@@ -74,6 +74,9 @@ def test_backtest_scores_every_law_and_split(result, zoo):
     points = result.points
     inside = (points["q05"] <= points["observed"]) & (points["observed"] <= points["q95"])
     assert (inside == points["covered_90"]).all()
+    assert points["pit"].between(0, 1).all() and points["pit"].nunique() > 10
+    far_out = (points["pit"] < 0.04) | (points["pit"] > 0.96)  # beyond the 90 % interval's draws
+    assert not (far_out & points["covered_90"]).any()
     # the zoo is drawn from chinchilla: its held-out forecasts beat kaplan's
     pooled = result.pooled().set_index("law")
     assert pooled.loc["chinchilla", "lpd"] > pooled.loc["kaplan", "lpd"]

@@ -8,7 +8,9 @@ score the predictive distribution of every held-out run:
 - relative error |median - observed| / observed of the predicted loss;
 - coverage: whether the 50 % and 90 % predictive intervals (a new run's loss, noise included)
   hold the observed loss; width_90: (q95 - q05) / median;
-- lpd: log predictive density of the observed log loss, log mean_s p(log y | draw s).
+- lpd: log predictive density of the observed log loss, log mean_s p(log y | draw s);
+- pit: the share of predictive draws below the observed loss (uniform for a calibrated forecast;
+  bayeslaws.results.calibration recalibrates a forecast from them).
 
 Every split of a law is padded to one size, so one compiled sampler serves all its splits.
 """
@@ -43,7 +45,7 @@ class Backtest:
     scores: one row per (law, holdout): n_train, n_heldout, median_rel_error, coverage_50,
         coverage_90, width_90, lpd (sum over held-out runs), lpd_se, divergences, max_r_hat.
     points: one row per (law, holdout, held-out run): row (position in runs), C, observed,
-        median, q05, q25, q75, q95, lpd.
+        median, q05, q25, q75, q95, lpd, covered_50, covered_90, pit.
     options: the fit options of every fit (law excluded), reused for fits on all runs.
     """
 
@@ -160,7 +162,7 @@ def holdout_split(table: RunTable, fraction: float, by: str = "C") -> tuple[RunT
 
 def score_runs(fit: Fit, table: RunTable | pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Per-run scores of a fit's predictive distribution at runs of ``table`` (with the response
-    column): C, observed, predictive median and 50 %/90 % interval ends, lpd, covered_50/90. For a
+    column): C, observed, predictive median and 50 %/90 % interval ends, lpd, covered_50/90, pit. For a
     fit with groups=, each run is scored with its family's draws (a family the fit has not seen,
     or a run without the column: a new family's)."""
     table = as_table(table)
@@ -203,6 +205,7 @@ def interval_scores(table: RunTable, observed: np.ndarray, predictive: np.ndarra
         "observed": observed, "median": median, "q05": q05, "q25": q25, "q75": q75, "q95": q95, "lpd": lpd,
         "covered_50": (q25 <= observed) & (observed <= q75),
         "covered_90": (q05 <= observed) & (observed <= q95),
+        "pit": (predictive < observed).mean(axis=0),
     })
 
 
