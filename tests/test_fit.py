@@ -309,6 +309,23 @@ def test_other_likelihoods_recover_exponents(likelihood):
     assert "nu" not in summary.index
 
 
+def test_student_t_density_is_scipys_to_float32_precision():
+    """The likelihood's own log Gamma ratio (a smaller program than gammaln) is exact to float32,
+    also at large nu, where a difference of two gammaln loses digits."""
+    from scipy import special, stats
+
+    from bayeslaws.model.likelihoods import StudentT, log_gamma_ratio_half
+
+    a = np.array([1e-3, 0.05, 0.5, 1.0, 2.5, 10.0, 1e2, 1e3, 1e4, 1e6])
+    exact = special.gammaln(a + 0.5) - special.gammaln(a)
+    ours = np.asarray(log_gamma_ratio_half(a.astype(np.float32)), np.float64)
+    assert np.all(np.abs(ours - exact) <= 3e-7 * np.maximum(1.0, np.abs(exact)))
+    values = np.linspace(-3, 3, 13, dtype=np.float32)
+    for nu in (0.5, 2.0, 30.0, 3000.0):
+        density = np.asarray(StudentT(nu, 0.1, 0.2).log_prob(values), np.float64)
+        np.testing.assert_allclose(density, stats.t(nu, 0.1, 0.2).logpdf(values), atol=2e-5)
+
+
 @pytest.mark.slow
 def test_student_t_absorbs_a_diverged_run():
     zoo = bl.simulate(seed=6)
