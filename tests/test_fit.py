@@ -541,7 +541,7 @@ def test_program_keys_are_the_same_in_every_process():
             "print(spec.identity(spec.resolve_priors(None)))")
     keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
-    assert len(keys) == 1 and "numpyro.distributions.continuous.Gamma{" in keys.pop()
+    assert len(keys) == 1 and "likelihoods.Erlang{_batch_shape: [], _event_shape: [], concentration: 2.0" in keys.pop()
 
 
 def test_the_process_keeps_a_bounded_number_of_compiled_programs(monkeypatch):
