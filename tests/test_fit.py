@@ -557,9 +557,8 @@ def test_the_process_keeps_a_bounded_number_of_compiled_programs(monkeypatch):
 
 
 def test_fast_compilation_flag_is_added_unless_the_user_chose():
-    """bayeslaws asks XLA to skip LLVM's expensive passes and, on a machine without a GPU plugin,
-    to optimise at -O1 (faster first fits), but never overrides a user's XLA_FLAGS setting of
-    either flag, and BAYESLAWS_FAST_COMPILE=0 opts out."""
+    """bayeslaws asks XLA to skip LLVM's expensive passes (faster first fits, same draws), but
+    never overrides a user's XLA_FLAGS setting of that flag, and BAYESLAWS_FAST_COMPILE=0 opts out."""
     import subprocess
     import sys
 
@@ -569,13 +568,7 @@ def test_fast_compilation_flag_is_added_unless_the_user_chose():
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                               env={**base, **env}).stdout.strip()
 
-    from importlib.util import find_spec
-
-    ours = bl.FAST_COMPILE_FLAG if any(find_spec(p) for p in bl.GPU_PLUGINS) else f"{bl.FAST_COMPILE_FLAG} {bl.CPU_COMPILE_FLAG}"
-    assert flags() == ours
-    assert flags(XLA_FLAGS="--xla_cpu_enable_fast_math=false") == f"--xla_cpu_enable_fast_math=false {ours}"
-    assert flags(XLA_FLAGS="--xla_llvm_disable_expensive_passes=false") == (
-        "--xla_llvm_disable_expensive_passes=false " + ours.replace(bl.FAST_COMPILE_FLAG, "").strip()).strip()
-    assert flags(XLA_FLAGS="--xla_backend_optimization_level=2").startswith("--xla_backend_optimization_level=2 ")
-    assert flags(XLA_FLAGS="--xla_backend_optimization_level=2").count("optimization_level") == 1
+    assert flags() == bl.FAST_COMPILE_FLAG
+    assert flags(XLA_FLAGS="--xla_cpu_enable_fast_math=false") == f"--xla_cpu_enable_fast_math=false {bl.FAST_COMPILE_FLAG}"
+    assert flags(XLA_FLAGS="--xla_llvm_disable_expensive_passes=false") == "--xla_llvm_disable_expensive_passes=false"
     assert flags(BAYESLAWS_FAST_COMPILE="0") == ""
