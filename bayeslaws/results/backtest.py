@@ -9,8 +9,8 @@ score the predictive distribution of every held-out run:
 - coverage: whether the 50 % and 90 % predictive intervals (a new run's loss, noise included)
   hold the observed loss; width_90: (q95 - q05) / median;
 - lpd: log predictive density of the observed log loss, log mean_s p(log y | draw s);
-- pit: the share of predictive draws below the observed loss (uniform for a calibrated forecast;
-  bayeslaws.results.calibration recalibrates a forecast from them).
+- pit: the share of predictive draws below the observed loss (uniform for a calibrated forecast:
+  a histogram of them shows intervals too narrow, piled at 0 and 1, or too wide, bunched at 1/2).
 
 Every split of a law is padded to one size, so one compiled sampler serves all its splits.
 """
