@@ -1,6 +1,7 @@
 """Inference end to end: recovery on simulated zoos, forecasts, diagnostics, storage."""
 
 import os
+import re
 import warnings
 
 import numpy as np
@@ -273,6 +274,34 @@ def test_converged_fit_does_not_warn(recovery_fits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert warn_if_unconverged(recovery_fits[0][1].diagnostics) == []
+
+
+def test_chains_in_another_mode_are_named_with_the_worst_parameters():
+    """When chains disagree the warning names the parameters with the worst R-hat and the chain
+    whose log density sits apart (a chain stuck in another mode); chains that mix are not named."""
+    from bayeslaws.inference.diagnostics import chains_apart, summarise, warn_if_unconverged
+
+    rng = np.random.default_rng(0)
+    lp = rng.normal(190.0, 2.5, (4, 300))
+    assert chains_apart(lp) == {}
+    lp[2] -= 19.0  # chain 2 in a worse mode
+    apart = chains_apart(lp)
+    assert list(apart) == [2] and apart[2] == pytest.approx(-19.0, abs=0.5)
+    assert list(chains_apart(np.concatenate([lp[:2], lp[2:3] + 40.0]))) == [2]  # above the others, 3 chains
+
+    mixing = rng.normal(0.0, 1.0, (4, 300))
+    stuck = mixing.copy()
+    stuck[2] += 5.0
+    posterior = xr.Dataset({"a": (("chain", "draw"), stuck), "b": (("chain", "draw"), mixing)})
+    stats = xr.Dataset({"lp": (("chain", "draw"), lp), "diverging": (("chain", "draw"), np.zeros((4, 300), bool)),
+                        "tree_depth": (("chain", "draw"), np.full((4, 300), 3))})
+    diagnostics = summarise(xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats}), ["a", "b"], 10)
+    assert list(diagnostics["worst_r_hat"]) == ["a"] and diagnostics["chains_apart"] == apart
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        messages = warn_if_unconverged(diagnostics)
+    assert [str(w.message) for w in caught] == messages and all(w.category is bl.ConvergenceWarning for w in caught)
+    assert re.search(r"worst: a \d\.\d\d\); chain 2 sits apart \(mean log density 19\.\d below", messages[0])
 
 
 @pytest.mark.parametrize("likelihood", ["student_t", "normal"])

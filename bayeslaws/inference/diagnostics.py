@@ -1,4 +1,5 @@
-"""Convergence checks on every fit: R-hat, bulk ESS, divergences, tree-depth saturation."""
+"""Convergence checks on every fit: R-hat, bulk ESS, divergences, tree-depth saturation; where
+chains disagree, which parameters disagree most and which chains sit apart in log density."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from ..data import quantile_name
 
 R_HAT_MAX = 1.01
 ESS_BULK_MIN = 400
+WORST_SHOWN = 3  # parameters named when chains disagree
+APART_SDS = 2.0  # a chain is apart when its mean log density is this many within-chain sds from the others'
 
 
 class ConvergenceWarning(UserWarning):
@@ -52,15 +55,34 @@ def _label(name: str, index: tuple, labels: list) -> str:
 
 
 def summarise(tree: xr.DataTree, names: list[str], max_tree_depth: int) -> dict:
-    """Divergences, max R-hat, min bulk ESS and the share of draws that hit the tree-depth limit."""
+    """Divergences, max R-hat, min bulk ESS and the share of draws that hit the tree-depth limit;
+    worst_r_hat: the parameters (up to WORST_SHOWN) above R_HAT_MAX, worst first; chains_apart:
+    chain -> its mean log density minus the median over chains, for chains apart (see chains_apart)."""
     table = parameter_table(tree, names)
     stats = tree["sample_stats"]
+    worst = table["r_hat"][table["r_hat"] > R_HAT_MAX].sort_values(ascending=False).head(WORST_SHOWN)
+    apart = chains_apart(stats["lp"].values) if "lp" in stats and len(worst) else {}
     return {
         "divergences": int(stats["diverging"].values.sum()),
         "max_r_hat": float(table["r_hat"].max()),
         "min_ess_bulk": float(table["ess_bulk"].min()),
         "tree_depth_saturation": float((stats["tree_depth"].values >= max_tree_depth).mean()),
+        "worst_r_hat": {name: float(value) for name, value in worst.items()},
+        "chains_apart": apart,
     }
+
+
+def chains_apart(log_density: np.ndarray) -> dict[int, float]:
+    """Chains (index -> gap) whose mean log density lies more than APART_SDS within-chain sds from
+    the median of the chains' means: a chain in another mode than most. log_density: (chains,
+    draws), the sampler's lp. A positive gap: that chain found a mode of higher density. Needs 3
+    chains or more (of two, neither is the odd one)."""
+    if len(log_density) < 3:
+        return {}
+    means = log_density.mean(axis=1)
+    spread = float(np.sqrt(log_density.var(axis=1, ddof=1).mean()))
+    gaps = means - np.median(means)
+    return {chain: float(gap) for chain, gap in enumerate(gaps) if abs(gap) > APART_SDS * spread}
 
 
 def warn_if_unconverged(diagnostics: dict) -> list[str]:
@@ -74,8 +96,8 @@ def warn_if_unconverged(diagnostics: dict) -> list[str]:
         )
     if diagnostics["max_r_hat"] > R_HAT_MAX:
         problems.append(
-            f"max R-hat {diagnostics['max_r_hat']:.3f} > {R_HAT_MAX}: chains disagree. Run more "
-            "warmup and draws, or check for several modes (a parameter the data cannot pin down)."
+            f"max R-hat {diagnostics['max_r_hat']:.3f} > {R_HAT_MAX}: chains disagree{_disagreement(diagnostics)}. "
+            "Run more warmup and draws, or check for several modes (a parameter the data cannot pin down)."
         )
     if diagnostics["min_ess_bulk"] < ESS_BULK_MIN:
         problems.append(
@@ -90,6 +112,22 @@ def warn_if_unconverged(diagnostics: dict) -> list[str]:
     for message in problems:
         warnings.warn(message, ConvergenceWarning, stacklevel=3)
     return problems
+
+
+def _disagreement(diagnostics: dict) -> str:
+    """' (worst: b 2.15, E 2.01); chain 2 sits apart (mean log density 19.1 below the chains' median):
+    ...', from summarise's worst_r_hat and chains_apart ('' where neither says more)."""
+    worst = diagnostics.get("worst_r_hat", {})
+    text = f" (worst: {', '.join(f'{name} {value:.2f}' for name, value in worst.items())})" if worst else ""
+    apart = diagnostics.get("chains_apart", {})
+    if apart:
+        gaps = ", ".join(f"{abs(gap):.1f} {'above' if gap > 0 else 'below'}" for gap in apart.values())
+        text += (f"; chain{'s' if len(apart) > 1 else ''} {', '.join(map(str, apart))} sit{'' if len(apart) > 1 else 's'} "
+                 f"apart (mean log density {gaps} the chains' median): {'other modes' if len(apart) > 1 else 'another mode'}, "
+                 "which more draws will not join. "
+                 "A chain below is stuck in a worse mode (init='laplace' starts every chain at the "
+                 "best mode found); one above found a mode the others missed")
+    return text
 
 
 def bulk_diagnostics(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
