@@ -35,6 +35,7 @@ from bayeslaws.results.stacking import NEGLIGIBLE_WEIGHT
 DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 LAWS = ("chinchilla", "kaplan", "chinchilla_interaction", "farseer", "bnsl")
 DRAWS = {"chains": 4, "warmup": 500, "draws": 500}
+LIKELIHOOD = {}
 OUTER, INNER = 0.25, HOLDOUTS  # INNER: the inner backtest's held-out shares (--inner), bl.backtest's default
 
 
@@ -63,17 +64,17 @@ def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", i
     scored = {}
     inner_splits = list(inner)
     inner = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False, terms=terms,
-                        **DRAWS)
+                        **DRAWS, **LIKELIHOOD)
     for law in laws:
         scored[law] = score_runs(inner.fit_all(law), test, seed)
     weights = bl.stacking_weights(inner)
     scored["stack"] = bl.stack(inner, weights=weights, progress=False).score(test, seed)
     if discrepancy == "chinchilla":
-        fitted = bl.fit(train, "chinchilla", discrepancy=term, terms=terms, seed=seed, progress=False, **DRAWS)
+        fitted = bl.fit(train, "chinchilla", discrepancy=term, terms=terms, seed=seed, progress=False, **DRAWS, **LIKELIHOOD)
         scored["discrepancy"] = score_runs(fitted, test, seed)
     elif discrepancy == "stack":
         inner_d = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False,
-                              discrepancy=term, terms=terms, **DRAWS)
+                              discrepancy=term, terms=terms, **DRAWS, **LIKELIHOOD)
         scored["discrepancy"] = score_runs(inner_d.fit_all("chinchilla"), test, seed)
         weights_d = bl.stacking_weights(inner_d)
         scored["stack+discrepancy"] = bl.stack(inner_d, weights=weights_d, progress=False).score(test, seed)
@@ -194,8 +195,11 @@ def main() -> None:
     parser.add_argument("--noise-by", default=None,
                         help="real: a column the likelihood's sigma scales with where a dataset has it "
                              "(bl.NoiseScale; e.g. epochs, which datablations has)")
+    parser.add_argument("--likelihood", default=None, help="every fit's likelihood (default: bl.fit's)")
     parser.add_argument("--output", help="CSV of every held-out run's scores")
     args = parser.parse_args()
+    if args.likelihood:
+        LIKELIHOOD["likelihood"] = args.likelihood
     args.laws = [law for law in args.laws if law in bl.LAWS]
     warnings.simplefilter("ignore", bl.ConvergenceWarning)
     print(f"laws {args.laws}; {DRAWS}", file=sys.stderr)
