@@ -35,7 +35,6 @@ from bayeslaws.results.stacking import NEGLIGIBLE_WEIGHT
 DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 LAWS = ("chinchilla", "kaplan", "chinchilla_interaction", "farseer", "bnsl")
 DRAWS = {"chains": 4, "warmup": 500, "draws": 500}
-LIKELIHOOD = {}
 OUTER, INNER = 0.25, HOLDOUTS  # INNER: the inner backtest's held-out shares (--inner), bl.backtest's default
 
 
@@ -56,25 +55,27 @@ def real_datasets(names) -> dict[str, pd.DataFrame]:
 
 
 def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", inner=INNER,
-              term: bl.Discrepancy = bl.Discrepancy(), terms=()) -> pd.DataFrame:
+              term: bl.Discrepancy = bl.Discrepancy(), terms=(), likelihood: str | None = None) -> pd.DataFrame:
     """Per-run scores on the held-out top 25 % for each law, the stack and the discrepancy fits
     (discrepancy: "none", "chinchilla" (that law with the term) or "stack" (also the stack of
-    every law with the term)). terms: added to every fit (e.g. a NoiseScale)."""
+    every law with the term)). terms: added to every fit (e.g. a NoiseScale); likelihood: every
+    fit's (None: bl.fit's default)."""
+    options = {**DRAWS, **({"likelihood": likelihood} if likelihood else {})}
     train, test = holdout_split(bl.load_runs(runs, required=()), OUTER)
     scored = {}
     inner_splits = list(inner)
     inner = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False, terms=terms,
-                        **DRAWS, **LIKELIHOOD)
+                        **options)
     for law in laws:
         scored[law] = score_runs(inner.fit_all(law), test, seed)
     weights = bl.stacking_weights(inner)
     scored["stack"] = bl.stack(inner, weights=weights, progress=False).score(test, seed)
     if discrepancy == "chinchilla":
-        fitted = bl.fit(train, "chinchilla", discrepancy=term, terms=terms, seed=seed, progress=False, **DRAWS, **LIKELIHOOD)
+        fitted = bl.fit(train, "chinchilla", discrepancy=term, terms=terms, seed=seed, progress=False, **options)
         scored["discrepancy"] = score_runs(fitted, test, seed)
     elif discrepancy == "stack":
         inner_d = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False,
-                              discrepancy=term, terms=terms, **DRAWS, **LIKELIHOOD)
+                              discrepancy=term, terms=terms, **options)
         scored["discrepancy"] = score_runs(inner_d.fit_all("chinchilla"), test, seed)
         weights_d = bl.stacking_weights(inner_d)
         scored["stack+discrepancy"] = bl.stack(inner_d, weights=weights_d, progress=False).score(test, seed)
@@ -116,7 +117,8 @@ def real(args) -> None:
         if name == "datablations" and "data_constrained" not in laws:
             laws.append("data_constrained")
         terms = (bl.NoiseScale(args.noise_by),) if args.noise_by in runs else ()
-        points = forecasts(runs, laws, args.seed, args.discrepancy, args.inner, term(args), terms).assign(dataset=name)
+        points = forecasts(runs, laws, args.seed, args.discrepancy, args.inner, term(args), terms,
+                           args.likelihood).assign(dataset=name)
         results.append(points)
         table = summarise(points, ["dataset", "forecast"])
         print(f"\n{name}: {len(runs)} runs, {points['forecast'].value_counts().iloc[0]} held out; "
@@ -165,7 +167,7 @@ def simulated(args) -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             zoo = bl.simulate(make_law(), params, seed=seed, **ZOO)
             runs = zoo.runs[["N", "D", "C", "loss"]]
-            points = forecasts(runs, laws, seed, args.discrepancy, args.inner, term(args))
+            points = forecasts(runs, laws, seed, args.discrepancy, args.inner, term(args), likelihood=args.likelihood)
             results.append(points.assign(truth=truth, seed=seed))
             print(f"{truth} seed {seed}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         table = summarise(pd.concat([r for r in results if r["truth"].iloc[0] == truth]), ["truth", "forecast"])
@@ -198,8 +200,6 @@ def main() -> None:
     parser.add_argument("--likelihood", default=None, help="every fit's likelihood (default: bl.fit's)")
     parser.add_argument("--output", help="CSV of every held-out run's scores")
     args = parser.parse_args()
-    if args.likelihood:
-        LIKELIHOOD["likelihood"] = args.likelihood
     args.laws = [law for law in args.laws if law in bl.LAWS]
     warnings.simplefilter("ignore", bl.ConvergenceWarning)
     print(f"laws {args.laws}; {DRAWS}", file=sys.stderr)

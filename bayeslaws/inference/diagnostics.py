@@ -14,7 +14,7 @@ from ..data import quantile_name
 R_HAT_MAX = 1.01
 ESS_BULK_MIN = 400
 WORST_SHOWN = 3  # parameters named when chains disagree
-APART_SDS = 2.0  # a chain is apart when its mean log density is this many within-chain sds from the others'
+APART_SDS = 2.0  # a chain is apart when its mean log density is this many within-chain sds from the chains' median
 
 
 class ConvergenceWarning(UserWarning):
@@ -121,12 +121,12 @@ def _disagreement(diagnostics: dict) -> str:
     text = f" (worst: {', '.join(f'{name} {value:.2f}' for name, value in worst.items())})" if worst else ""
     apart = diagnostics.get("chains_apart", {})
     if apart:
+        chains = ", ".join(map(str, apart))
         gaps = ", ".join(f"{abs(gap):.1f} {'above' if gap > 0 else 'below'}" for gap in apart.values())
-        text += (f"; chain{'s' if len(apart) > 1 else ''} {', '.join(map(str, apart))} sit{'' if len(apart) > 1 else 's'} "
-                 f"apart (mean log density {gaps} the chains' median): {'other modes' if len(apart) > 1 else 'another mode'}, "
-                 "which more draws will not join. "
-                 "A chain below is stuck in a worse mode (init='laplace' starts every chain at the "
-                 "best mode found); one above found a mode the others missed")
+        subject, modes = (f"chains {chains} sit", "other modes") if len(apart) > 1 else (f"chain {chains} sits", "another mode")
+        text += (f"; {subject} apart (mean log density {gaps} the chains' median): {modes}, which more "
+                 "draws will not join. A chain below is stuck in a worse mode (init='laplace' starts every "
+                 "chain at the best mode found); one above found a mode the others missed")
     return text
 
 
