@@ -45,7 +45,10 @@ def real_datasets(names) -> dict[str, pd.DataFrame]:
     porian = bl.datasets.load("porian2024", "isoflop_points", data_home=DATA_HOME).frame
     for dataset in ("rw", "owt2"):
         rows = (porian["dataset"] == dataset) & (porian["label"] == "Optimizer tuning (no decay)")
-        out[f"porian_{dataset}"] = porian.loc[rows, ["N", "D", "C", "loss"]].reset_index(drop=True)
+        frame = porian.loc[rows, ["N", "D", "C", "loss"]].reset_index(drop=True)
+        # columns for --noise-by: the runs trained on fewer tokens than parameters are the ones every law misses
+        out[f"porian_{dataset}"] = frame.assign(tokens_per_parameter=frame["D"] / frame["N"],
+                                                fewer_tokens_than_parameters=np.where(frame["D"] < frame["N"], 10.0, 1.0))
     datablations = bl.datasets.load("datablations2023", data_home=DATA_HOME).frame
     out["datablations"] = datablations[["N", "D", "C", "loss", "unique_tokens", "epochs"]]
     gadre = bl.datasets.load("gadre2024", data_home=DATA_HOME).frame
@@ -55,13 +58,18 @@ def real_datasets(names) -> dict[str, pd.DataFrame]:
 
 
 def forecasts(runs: pd.DataFrame, laws, seed: int, discrepancy: str = "stack", inner=INNER,
-              term: bl.Discrepancy = bl.Discrepancy(), terms=(), likelihood: str | None = None) -> pd.DataFrame:
+              term: bl.Discrepancy = bl.Discrepancy(), terms=(), likelihood: str | None = None,
+              min_tokens_per_parameter: float = 0.0) -> pd.DataFrame:
     """Per-run scores on the held-out top 25 % for each law, the stack and the discrepancy fits
     (discrepancy: "none", "chinchilla" (that law with the term) or "stack" (also the stack of
     every law with the term)). terms: added to every fit (e.g. a NoiseScale); likelihood: every
-    fit's (None: bl.fit's default)."""
+    fit's (None: bl.fit's default); min_tokens_per_parameter: training runs with fewer tokens per
+    parameter are left out (the held-out runs are all kept)."""
     options = {**DRAWS, **({"likelihood": likelihood} if likelihood else {})}
     train, test = holdout_split(bl.load_runs(runs, required=()), OUTER)
+    if min_tokens_per_parameter > 0:
+        kept = train.frame[train.frame["D"] >= min_tokens_per_parameter * train.frame["N"]]
+        train = bl.load_runs(kept.drop(columns=["row"], errors="ignore").reset_index(drop=True), required=())
     scored = {}
     inner_splits = list(inner)
     inner = bl.backtest(train, laws, holdout=inner_splits, seed=seed, progress=False, warn=False, terms=terms,
@@ -118,7 +126,7 @@ def real(args) -> None:
             laws.append("data_constrained")
         terms = (bl.NoiseScale(args.noise_by),) if args.noise_by in runs else ()
         points = forecasts(runs, laws, args.seed, args.discrepancy, args.inner, term(args), terms,
-                           args.likelihood).assign(dataset=name)
+                           args.likelihood, args.min_tokens_per_parameter).assign(dataset=name)
         results.append(points)
         table = summarise(points, ["dataset", "forecast"])
         print(f"\n{name}: {len(runs)} runs, {points['forecast'].value_counts().iloc[0]} held out; "
@@ -198,6 +206,8 @@ def main() -> None:
                         help="real: a column the likelihood's sigma scales with where a dataset has it "
                              "(bl.NoiseScale; e.g. epochs, which datablations has)")
     parser.add_argument("--likelihood", default=None, help="every fit's likelihood (default: bl.fit's)")
+    parser.add_argument("--min-tokens-per-parameter", type=float, default=0.0,
+                        help="real: leave out the training runs with fewer tokens per parameter (held-out runs kept)")
     parser.add_argument("--output", help="CSV of every held-out run's scores")
     args = parser.parse_args()
     args.laws = [law for law in args.laws if law in bl.LAWS]

@@ -119,3 +119,14 @@ def test_backtest_command_passes_the_noise_term(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["backtest", str(path), "--predict", "N=1e9,D=2e10,epochs=3"]) == 2  # no noise term: epochs unknown
     assert "unknown target(s) ['epochs']" in capsys.readouterr().err and len(seen) == 1
+
+
+@pytest.mark.slow  # fits
+def test_residuals_are_in_units_of_each_runs_own_noise(fitted):
+    runs, fit = fitted  # sigma grows e^0.8-fold per sd of log epochs
+    table = fit.residuals()  # z: the residual over sigma times the term's factor at the run
+    many = runs["epochs"] > runs["epochs"].median()
+    spread = lambda column, rows: float(table.loc[rows, column].std())  # noqa: E731
+    assert spread("residual", many) > 1.8 * spread("residual", ~many)  # in percent the many-epoch runs scatter
+    assert 0.5 < spread("z", many) / spread("z", ~many) < 2.0  # in their own noise's units they do not
+    assert 0.6 < table["z"].std() < 1.6

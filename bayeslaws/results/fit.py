@@ -284,6 +284,14 @@ class Fit:
                              f"{self.response}; attach a link on the loss to a loss law")
         return replace(self, attached=link_fit)
 
+    def residuals(self, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
+        """Each fitted run's residual from the law, in percent and in units of its noise (z), its
+        in-sample PIT and whether its predictive interval holds it: which runs the law does not
+        describe (bayeslaws.results.residuals)."""
+        from .residuals import residuals
+
+        return residuals(self, ci_prob, seed)
+
     def loo(self):
         """PSIS-LOO (ArviZ) from the stored pointwise log-likelihood of the fitted runs."""
         import arviz as az

@@ -1,0 +1,52 @@
+"""Residuals: how far each fitted run lies from the law, in percent and in units of the noise.
+
+A Student-t likelihood lets a law pass by the runs it cannot describe by counting them as
+outliers, and a new run's interval then carries the tails those runs ask for. The table says
+which runs they are, so that one can see what they share (a regime: runs trained on fewer tokens
+than parameters, runs repeated for hundreds of epochs) before choosing a column for
+``bl.NoiseScale``, a term, another law, or leaving them out.
+
+One row per fitted run, in the run table's order: the run's columns as fitted, then
+- fitted: posterior median of the mean function (the law with its terms) [loss units];
+- residual: log observed - log fitted (relative: 0.01 is 1 % above the law);
+- z: residual / the run's noise scale (posterior median of sigma, times a noise term's factor):
+  a likelihood that is not Normal treats runs far beyond |z| = 3 as outliers;
+- pit: the share of the run's predictive draws below its observed value (in sample);
+- covered: whether the run lies inside its ci_prob predictive interval (a new run's loss at its
+  covariates, noise included).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..data import RunTable, finite_quantiles
+from . import forecast
+from .backtest import mean_and_noise, per_family
+
+
+def residuals(fit, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
+    """The residual table of a fit of final losses (see the module docstring)."""
+    if fit.law.features is not None:
+        raise ValueError(f"law '{fit.law.name}' fits whole training curves; residuals are for tables of final "
+                         "losses (a curve's points are read with fit.predict_curve(run))")
+    if not 0 < ci_prob < 1:
+        raise ValueError(f"ci_prob must lie strictly between 0 and 1; got {ci_prob!r}")
+    return per_family(fit, fit.runs, lambda part, draws: _residuals(fit, part, draws, ci_prob, seed), seed)
+
+
+def _residuals(fit, table: RunTable, draws: dict, ci_prob: float, seed: int) -> pd.DataFrame:
+    log_loss, noise = mean_and_noise(fit, table, draws)
+    observed = table.frame[fit.response].to_numpy(np.float64)
+    fitted_log = np.median(log_loss, axis=0)
+    residual = np.log(observed) - fitted_log
+    scale = np.median(np.asarray(draws["sigma"], np.float64)[:, None] * noise, axis=0)
+    with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 nats is inf (see finite_quantiles)
+        predictive = np.exp(forecast.predictive_log_loss_draws(fit.spec.likelihood, draws, log_loss, seed, noise))
+    low, high = finite_quantiles(predictive, [(1 - ci_prob) / 2, (1 + ci_prob) / 2])
+    return table.frame.assign(
+        fitted=np.exp(fitted_log),
+        residual=residual, z=residual / scale, pit=(predictive < observed).mean(axis=0),
+        covered=(low <= observed) & (observed <= high),
+    ).reset_index(drop=True)
