@@ -165,39 +165,12 @@ def score_runs(fit: Fit, table: RunTable | pd.DataFrame, seed: int = 0) -> pd.Da
     column): C, observed, predictive median and 50 %/90 % interval ends, lpd, covered_50/90, pit. For a
     fit with groups=, each run is scored with its family's draws (a family the fit has not seen,
     or a run without the column: a new family's)."""
-    return per_family(fit, as_table(table), lambda part, draws: _score(fit, part, draws, seed), seed)
-
-
-def per_family(fit: Fit, table: RunTable, score, seed: int = 0) -> pd.DataFrame:
-    """score(part, draws) -> frame, applied to the runs of each family with that family's law
-    draws (for a fit without groups=, to every run with fit.draws()), in the table's row order."""
-    if fit.hierarchy is None:
-        return score(table, fit.draws())
-    frame = table.frame.assign(row=table.frame["row"] if "row" in table.frame else np.arange(len(table)))
-    column = fit.hierarchy.column
-    labels = frame[column].astype(str) if column in frame else pd.Series("", index=frame.index)
-    parts = []
-    for label in dict.fromkeys(labels):
-        family = label if label in fit.families else None
-        part = replace(table, frame=frame[labels == label])
-        parts.append(score(part, fit.law_draws(family, seed)).set_index(np.flatnonzero(labels == label)))
-    return pd.concat(parts).sort_index()
-
-
-def mean_and_noise(fit: Fit, table: RunTable, draws: dict) -> tuple[np.ndarray, np.ndarray | float]:
-    """At the runs of ``table``: the mean function's log loss draws (S, M) (the law and its terms)
-    and the terms' factor on the likelihood's sigma ((S, M), or 1.0 without a noise term)."""
-    spec = fit.spec
-    columns = {c: table.frame[c].to_numpy(dtype=np.float64) for c in table.frame.columns
-               if pd.api.types.is_numeric_dtype(table.frame[c])}
-    targets = forecast.target_covariates(spec.law, terms=spec.terms, **forecast.read_covariates(spec, columns))
-    return (forecast.log_loss_draws(spec, draws, targets, fit.tables),
-            forecast.noise_factor_draws(spec, draws, targets, fit.tables))
+    return forecast.per_family(fit, as_table(table), lambda part, draws: _score(fit, part, draws, seed), seed)
 
 
 def _score(fit: Fit, table: RunTable, draws: dict, seed: int) -> pd.DataFrame:
     spec = fit.spec
-    log_loss, noise = mean_and_noise(fit, table, draws)
+    log_loss, noise = forecast.mean_and_noise(fit, table, draws)
     distribution = forecast.predictive_distribution(spec.likelihood, draws, log_loss, noise)
     observed = table.frame[fit.response].to_numpy(dtype=np.float64)
     log_density = np.asarray(distribution.log_prob(jnp.asarray(np.log(observed))), dtype=np.float64)

@@ -1,11 +1,13 @@
 """Forecasts as distributions: every derived quantity is computed per posterior draw, then
-summarised. Functions take (model spec, draws, covariates) and never rerun inference.
+summarised. Functions take (model spec, draws, covariates) and never rerun inference; the two
+at the end take a fit (its spec, tables and draws) and a table of runs.
 
 ``draws`` maps parameter names to 1-D float64 arrays of S posterior draws.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping
 
 import jax.numpy as jnp
@@ -134,3 +136,29 @@ def error_from_loss(term: LinkTerm, draws: Mapping[str, np.ndarray], loss: np.nd
     likelihood's draw around the link at the loss a new run would measure)."""
     error = term.mean_error(draws, loss)
     return error, term.observed_error(draws, term.mean_error(draws, loss_pred), seed)
+
+
+def per_family(fit, table, score, seed: int = 0) -> pd.DataFrame:
+    """score(part, draws) -> frame, applied to the runs of each family with that family's law
+    draws (for a fit without groups=, to every run with fit.draws()), in the table's row order."""
+    if fit.hierarchy is None:
+        return score(table, fit.draws())
+    frame = table.frame.assign(row=table.frame["row"] if "row" in table.frame else np.arange(len(table)))
+    column = fit.hierarchy.column
+    labels = frame[column].astype(str) if column in frame else pd.Series("", index=frame.index)
+    parts = []
+    for label in dict.fromkeys(labels):
+        family = label if label in fit.families else None
+        part = dataclasses.replace(table, frame=frame[labels == label])
+        parts.append(score(part, fit.law_draws(family, seed)).set_index(np.flatnonzero(labels == label)))
+    return pd.concat(parts).sort_index()
+
+
+def mean_and_noise(fit, table, draws: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | float]:
+    """At the runs of ``table``: the mean function's log loss draws (S, M) (the law and its terms)
+    and the terms' factor on the likelihood's sigma ((S, M), or 1.0 without a noise term)."""
+    spec = fit.spec
+    columns = {c: table.frame[c].to_numpy(dtype=np.float64) for c in table.frame.columns
+               if pd.api.types.is_numeric_dtype(table.frame[c])}
+    targets = target_covariates(spec.law, terms=spec.terms, **read_covariates(spec, columns))
+    return log_loss_draws(spec, draws, targets, fit.tables), noise_factor_draws(spec, draws, targets, fit.tables)

@@ -23,7 +23,6 @@ import pandas as pd
 
 from ..data import RunTable, finite_quantiles
 from . import forecast
-from .backtest import mean_and_noise, per_family
 
 
 def residuals(fit, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
@@ -33,11 +32,11 @@ def residuals(fit, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
                          "losses (a curve's points are read with fit.predict_curve(run))")
     if not 0 < ci_prob < 1:
         raise ValueError(f"ci_prob must lie strictly between 0 and 1; got {ci_prob!r}")
-    return per_family(fit, fit.runs, lambda part, draws: _residuals(fit, part, draws, ci_prob, seed), seed)
+    return forecast.per_family(fit, fit.runs, lambda part, draws: _residuals(fit, part, draws, ci_prob, seed), seed)
 
 
 def _residuals(fit, table: RunTable, draws: dict, ci_prob: float, seed: int) -> pd.DataFrame:
-    log_loss, noise = mean_and_noise(fit, table, draws)
+    log_loss, noise = forecast.mean_and_noise(fit, table, draws)
     observed = table.frame[fit.response].to_numpy(np.float64)
     fitted_log = np.median(log_loss, axis=0)
     residual = np.log(observed) - fitted_log
