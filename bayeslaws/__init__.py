@@ -33,6 +33,7 @@ _PUBLIC = {
     "Backtest": ("bayeslaws.results.backtest", "Backtest"),
     "ConvergenceWarning": ("bayeslaws.inference.diagnostics", "ConvergenceWarning"),
     "ExtrapolationWarning": ("bayeslaws.results.checks", "ExtrapolationWarning"),
+    "HeavyTailWarning": ("bayeslaws.results.residuals", "HeavyTailWarning"),
     "Discrepancy": ("bayeslaws.terms.discrepancy", "Discrepancy"),
     "Fit": ("bayeslaws.results.fit", "Fit"),
     "LAWS": ("bayeslaws.laws", "REGISTRY"),

@@ -36,6 +36,7 @@ from ..terms.hierarchy import Hierarchy
 from ..terms.link import JOINT_TABLE, error_runs, make_link_term
 from ..terms.penalty import Penalty, get_penalty
 from .fit import Fit, LinkFit
+from .residuals import warn_if_heavy_tails
 
 HIERARCHY_TARGET_ACCEPT = 0.9  # bl.fit's default target_accept with groups= (else 0.8)
 
@@ -65,6 +66,7 @@ def run(spec: ModelSpec, tables: Tables, *, priors: Mapping | None, settings: nu
     result.seconds = time.perf_counter() - started
     diag = result.diagnostics
     diagnostics.warn_if_unconverged(diag)
+    warn_if_heavy_tails(result)
     if progress:
         print(f"bayeslaws: done in {result.seconds:.1f} s; divergences {diag['divergences']}, "
               f"max R-hat {diag['max_r_hat']:.3f}, min bulk ESS {diag['min_ess_bulk']:.0f}",

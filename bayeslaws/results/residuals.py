@@ -14,15 +14,45 @@ One row per fitted run, in the run table's order: the run's columns as fitted, t
 - pit: the share of the run's predictive draws below its observed value (in sample);
 - covered: whether the run lies inside its ci_prob predictive interval (a new run's loss at its
   covariates, noise included).
+
+Every Student-t fit whose nu falls below 1 (tails heavier than Cauchy's) warns with a
+HeavyTailWarning that counts the runs far off the law: a new run's interval is then set by them.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from ..data import RunTable, finite_quantiles
 from . import forecast
+
+
+HEAVY_TAIL_NU = 1.0  # Student-t nu below this (posterior median): tails heavier than Cauchy's
+FAR_OFF_Z = 10.0  # a run this many noise scales off the law is one the tails are for
+
+
+class HeavyTailWarning(UserWarning):
+    """A Student-t fit with nu < 1: runs far off the law set the tails of every new run's interval."""
+
+
+def warn_if_heavy_tails(fit) -> None:
+    """HeavyTailWarning for a Student-t fit of final losses whose nu's posterior median is below 1."""
+    draws = fit.draws()
+    if fit.likelihood != "student_t" or fit.law is None or fit.law.features is not None or "nu" not in draws:
+        return
+    nu = float(np.median(draws["nu"]))
+    if nu >= HEAVY_TAIL_NU:
+        return
+    far = int((residuals(fit)["z"].abs() > FAR_OFF_Z).sum())
+    warnings.warn(f"Student-t nu {nu:.2f} < 1: the noise's tails are heavier than Cauchy's, and {far} of {len(fit.runs)} "
+                  f"runs lie more than {FAR_OFF_Z:g} noise scales off the law. A new run's 90 % interval "
+                  "(loss_pred_*) carries those tails, at least 6.3 noise scales either side; loss_* is the law's "
+                  "band alone. fit.residuals() shows which runs: if they share a regime (e.g. fewer tokens than "
+                  "parameters), the law does not describe it, and its forecasts there are not to be trusted.",
+                  HeavyTailWarning, stacklevel=4)
 
 
 def residuals(fit, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
