@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                                       "(the JSON gains a block per family)")
     fit.add_argument("--hierarchical", type=_names, help="with --groups: the parameters that vary by family "
                                                           "(default: all but E and chance), e.g. A,alpha")
+    fit.add_argument("--residuals", metavar="OUT_CSV", help="write each fitted run's residual from the law to this "
+                                                         "CSV: the run's columns (canonical names), fitted, residual (log observed - "
+                                                         "log fitted), z (in noise scales), pit, covered")
     _sampler_options(fit)
     fit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     fit.set_defaults(command=_fit_command)
@@ -211,6 +214,8 @@ def _fit_command(args) -> int:
         result = result.with_link(bl.fit_link(link_runs, args.link, args.metric, chains=args.chains,
                                               draws=args.draws, warmup=args.warmup, seed=args.seed))
     report = fit_report(result, args.predict)
+    if args.residuals:
+        result.residuals().to_csv(args.residuals, index=False)
     if args.json:
         print(json.dumps(_finite(report), allow_nan=False))
     else:
@@ -226,7 +231,7 @@ def _curve_fit_command(args) -> int:
     from bayeslaws.data.runs import read_source
     from bayeslaws.results.curves import forecast_targets, read_forecast_targets
 
-    for option in ("predict", "penalty", "link"):
+    for option in ("predict", "penalty", "link", "residuals"):
         if getattr(args, option):
             raise ValueError(f"--{option} does not apply to law '{args.law}', a law of whole curves; "
                              "give --forecast targets.csv (run_id, step, schedule)")

@@ -17,6 +17,7 @@ never seen by the fit, at a quarter, half, three quarters and all of each run af
 
     python benchmarks/curve_calibration.py                       # 20 seeds, ar1 likelihood
     python benchmarks/curve_calibration.py --seeds 5 --likelihood normal
+    python benchmarks/curve_calibration.py --first-seed 20        # seeds 20-39: fresh zoos
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def one_fit(seed: int, every: int, points: pd.DataFrame, truths: dict, args) -> 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--every", type=int, default=480, help="steps between logged points (and half of it)")
     parser.add_argument("--likelihood", default="ar1")
     parser.add_argument("--warmup", type=int, default=300)
@@ -108,7 +110,7 @@ def main(argv=None) -> None:
     points, truths = targets(), choice_truths()
     print("true winner at 24k:", {k: ("challenger" if v else "cosine") for k, v in truths.items()}, flush=True)
     rows = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for every in (args.every, args.every // 2):
             rows.append(one_fit(seed, every, points, truths, args))
         table = pd.DataFrame(rows)
@@ -116,7 +118,7 @@ def main(argv=None) -> None:
             {"points": "mean", "fit_s": "mean", "coverage": "mean", "width": "mean",
              **{c: "mean" for c in table if c.startswith(("right", "wrong"))}, "max_rhat": "max", "divergences": "sum"})
         with pd.option_context("display.width", 220, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
-            print(f"after {seed + 1} seeds ({args.likelihood}):\n{summary.to_string()}", flush=True)
+            print(f"after {seed - args.first_seed + 1} seeds ({args.likelihood}):\n{summary.to_string()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,11 @@ def user_csv(tmp_path_factory):
     return path
 
 
-def test_fit_json_matches_the_contract(user_csv, capsys):
+def test_fit_json_matches_the_contract(user_csv, tmp_path, capsys):
+    residuals = tmp_path / "residuals.csv"
     code = main(["fit", str(user_csv), "--law", "chinchilla", "--columns", "N=params,D=tokens,loss=val_loss",
-                 "--predict", "N=7e10,D=1.4e12", "--predict", "N=1e9,D=2e10", "--seed", "1", "--json", *SAMPLER])
+                 "--predict", "N=7e10,D=1.4e12", "--predict", "N=1e9,D=2e10", "--seed", "1", "--json",
+                 "--residuals", str(residuals), *SAMPLER])
     captured = capsys.readouterr()
     assert code == 0
     report = json.loads(captured.out)
@@ -42,6 +44,10 @@ def test_fit_json_matches_the_contract(user_csv, capsys):
     assert isinstance(report["diagnostics"]["divergences"], int)
     assert report["seconds"] > 0
     assert "NUTS" in captured.err  # progress goes to stderr, never into the JSON
+    table, given = pd.read_csv(residuals), pd.read_csv(user_csv)  # one row per run, in the CSV's order
+    assert len(table) == len(given) and (table["loss"] == given["val_loss"]).all()  # canonical names
+    assert {"fitted", "residual", "z", "pit", "covered"} <= set(table.columns)
+    assert table["residual"].abs().median() < 0.02 and table["covered"].mean() > 0.8
 
 
 def test_bad_input_exits_nonzero_with_message_and_no_traceback(tmp_path):
