@@ -63,6 +63,7 @@ def test_per_family_forecasts_reproduce_the_sampler_location(fitted):
     _, fit = fitted
     runs = fit.runs.frame
     stored = fit.tree["log_likelihood"]["loss"].values.reshape(-1, len(runs))
+    table = fit.residuals()  # reads each run with its family's law, as the sampler did
     for family in fit.families:
         rows = np.flatnonzero(runs["family"] == family)
         targets = forecast.target_covariates(fit.law, N=runs["N"].iloc[rows], D=runs["D"].iloc[rows])
@@ -72,6 +73,8 @@ def test_per_family_forecasts_reproduce_the_sampler_location(fitted):
         density = fit.spec.likelihood.distribution(jnp.asarray(log_loss, jnp.float32), nuisance)
         observed = jnp.asarray(np.log(runs["loss"].to_numpy()[rows]), jnp.float32)
         np.testing.assert_allclose(np.asarray(density.log_prob(observed)), stored[:, rows], rtol=1e-4, atol=2e-3)
+        np.testing.assert_allclose(table["fitted"].to_numpy()[rows], np.exp(np.median(log_loss, axis=0)), rtol=1e-9)
+    assert list(table.columns[:len(runs.columns)]) == list(runs.columns)
 
 
 def test_a_new_family_is_wider_than_a_fitted_one_and_centred_on_the_population(fitted):

@@ -62,7 +62,8 @@ def residuals(fit, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
                          "losses (a curve's points are read with fit.predict_curve(run))")
     if not 0 < ci_prob < 1:
         raise ValueError(f"ci_prob must lie strictly between 0 and 1; got {ci_prob!r}")
-    return forecast.per_family(fit, fit.runs, lambda part, draws: _residuals(fit, part, draws, ci_prob, seed), seed)
+    table = forecast.per_family(fit, fit.runs, lambda part, draws: _residuals(fit, part, draws, ci_prob, seed), seed)
+    return table if "row" in fit.runs.frame else table.drop(columns="row", errors="ignore")  # per_family's own
 
 
 def _residuals(fit, table: RunTable, draws: dict, ci_prob: float, seed: int) -> pd.DataFrame:
