@@ -10,7 +10,8 @@ One row per fitted run, in the run table's order: the run's columns as fitted, t
 - fitted: posterior median of the mean function (the law with its terms) [loss units];
 - residual: log observed - log fitted (relative: 0.01 is 1 % above the law);
 - z: residual / the run's noise scale (posterior median of sigma, times a noise term's factor):
-  a likelihood that is not Normal treats runs far beyond |z| = 3 as outliers;
+  under a Normal likelihood |z| beyond 3 is rare; a Student-t with small nu passes by runs at
+  |z| of 10 and more as outliers;
 - pit: the share of the run's predictive draws below its observed value (in sample);
 - covered: whether the run lies inside its ci_prob predictive interval (a new run's loss at its
   covariates, noise included).
@@ -28,7 +29,6 @@ import pandas as pd
 
 from ..data import RunTable, finite_quantiles
 from . import forecast
-
 
 HEAVY_TAIL_NU = 1.0  # Student-t nu below this (posterior median): tails heavier than Cauchy's
 FAR_OFF_Z = 10.0  # a run this many noise scales off the law is one the tails are for
