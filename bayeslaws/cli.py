@@ -72,9 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                                       "(the JSON gains a block per family)")
     fit.add_argument("--hierarchical", type=_names, help="with --groups: the parameters that vary by family "
                                                           "(default: all but E and chance), e.g. A,alpha")
-    fit.add_argument("--residuals", metavar="OUT_CSV", help="write each fitted run's residual from the law to this "
-                                                         "CSV: the run's columns (canonical names), fitted, residual (log observed - "
-                                                         "log fitted), z (in noise scales), pit, covered")
+    fit.add_argument("--residuals", metavar="OUT_CSV",
+                     help="write each fitted run's residual from the law to this CSV: the run's columns (canonical "
+                          "names), fitted, residual (log observed - log fitted), z (in noise scales), pit, covered")
     _sampler_options(fit)
     fit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     fit.set_defaults(command=_fit_command)

@@ -47,8 +47,9 @@ def real_datasets(names) -> dict[str, pd.DataFrame]:
         rows = (porian["dataset"] == dataset) & (porian["label"] == "Optimizer tuning (no decay)")
         frame = porian.loc[rows, ["N", "D", "C", "loss"]].reset_index(drop=True)
         # columns for --noise-by: the runs trained on fewer tokens than parameters are the ones every law misses
+        fewer = np.where(frame["D"] < frame["N"], 10.0, 1.0)
         out[f"porian_{dataset}"] = frame.assign(tokens_per_parameter=frame["D"] / frame["N"],
-                                                fewer_tokens_than_parameters=np.where(frame["D"] < frame["N"], 10.0, 1.0))
+                                                fewer_tokens_than_parameters=fewer)
     datablations = bl.datasets.load("datablations2023", data_home=DATA_HOME).frame
     out["datablations"] = datablations[["N", "D", "C", "loss", "unique_tokens", "epochs"]]
     gadre = bl.datasets.load("gadre2024", data_home=DATA_HOME).frame

@@ -40,15 +40,14 @@ class HeavyTailWarning(UserWarning):
 
 def warn_if_heavy_tails(fit) -> None:
     """HeavyTailWarning for a Student-t fit of final losses whose nu's posterior median is below 1."""
-    draws = fit.draws()
-    if fit.likelihood != "student_t" or fit.law is None or fit.law.features is not None or "nu" not in draws:
+    if fit.likelihood != "student_t" or fit.law is None or fit.law.features is not None or "nu" not in fit.draws():
         return
-    nu = float(np.median(draws["nu"]))
+    nu = float(np.median(fit.draws()["nu"]))
     if nu >= HEAVY_TAIL_NU:
         return
     far = int((residuals(fit)["z"].abs() > FAR_OFF_Z).sum())
-    warnings.warn(f"Student-t nu {nu:.2f} < 1: the noise's tails are heavier than Cauchy's, and {far} of {len(fit.runs)} "
-                  f"runs lie more than {FAR_OFF_Z:g} noise scales off the law. A new run's 90 % interval "
+    warnings.warn(f"Student-t nu {nu:.2f} < 1: the noise's tails are heavier than Cauchy's, and {far} of "
+                  f"{len(fit.runs)} runs lie more than {FAR_OFF_Z:g} noise scales off the law. A new run's 90 % interval "
                   "(loss_pred_*) carries those tails, at least 6.3 noise scales either side; loss_* is the law's "
                   "band alone. fit.residuals() shows which runs: if they share a regime (e.g. fewer tokens than "
                   "parameters), the law does not describe it, and its forecasts there are not to be trusted.",
