@@ -32,6 +32,15 @@ def test_runs_off_the_law_stand_out_and_the_others_do_not():
     assert np.allclose(planted["residual"], np.log(SHIFT), atol=0.04), planted["residual"]
     assert others["z"].abs().median() < 1.5 and others["covered"].mean() >= 0.8
 
+    ax = fit.plot_residuals("tokens_per_parameter").axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "tokens per parameter D / N"
+    assert ax.get_ylabel() == "residual, log observed - log fitted [%]"
+    outside = int((~table["covered"]).sum())
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == f"outside ({outside} of 60)"
+    assert sum(len(c.get_offsets()) for c in ax.collections[-2:]) == 60  # every run drawn once
+    with pytest.raises(ValueError, match="got 'lr'.*'N', 'D', 'C', 'loss'"):
+        fit.plot_residuals("lr")
+
 
 @pytest.mark.slow  # fits
 def test_a_fit_whose_tails_are_set_by_runs_off_the_law_warns_and_counts_them():

@@ -313,6 +313,13 @@ class Fit:
             return plot_families(self, None if family is None else np.atleast_1d(family).tolist(), target, ax)
         return plot_fit(self, target=target, ax=ax)
 
+    def plot_residuals(self, x: str = "C", ax=None):
+        """Each fitted run's residual [%] against a column of the runs (default compute; see
+        plots.plot_residuals), the runs outside their 90 % interval marked."""
+        from .plots import plot_residuals
+
+        return plot_residuals(self, x, ax)
+
     def plot_curves(self, schedules: Mapping[str, str] | None = None, observed=None, ax=None):
         """Fitted curves and forecasts under schedules (name -> schedule string), with 90 % bands;
         observed: a curve table of unfitted runs to draw over the forecasts of the same name."""

@@ -71,6 +71,42 @@ def _family_band(fit, family, grid, in_n_d, x_name, ci_prob) -> pd.DataFrame:
     return fit.predict(**{x_name: grid}, ci_prob=ci_prob, family=family).filter(regex=f"^{fit.response}_(median|q)")
 
 
+def plot_residuals(fit, x: str = "C", ax=None, ci_prob: float = 0.9):
+    """Each fitted run's residual from the law [% of the loss] against a column of its runs (log
+    scale; "tokens_per_parameter" is D / N), the runs outside their ci_prob predictive interval
+    marked, and the band of +-1.645 typical noise scales (the median run's sigma) shaded.
+
+    Returns the matplotlib Figure.
+    """
+    table = fit.residuals(ci_prob)
+    if x == "tokens_per_parameter" and {"N", "D"} <= set(table.columns):
+        table = table.assign(tokens_per_parameter=table["D"] / table["N"])
+    if x not in table.columns or not pd.api.types.is_numeric_dtype(table[x]) or (table[x] <= 0).any():
+        runs = fit.runs.frame
+        numeric = [c for c in runs.columns if pd.api.types.is_numeric_dtype(runs[c]) and (runs[c] > 0).all()]
+        raise ValueError(f"plot_residuals needs a positive numeric column of the runs for x; got {x!r}. "
+                         f"Columns: {numeric} (or 'tokens_per_parameter' for laws in N and D)")
+    fig, ax = _figure_and_axes(ax, (7.5, 4.5))
+    percent = 100 * table["residual"]
+    typical = 100 * float(np.median(np.abs(table["residual"] / table["z"])))
+    ax.axhspan(-1.645 * typical, 1.645 * typical, color="C0", alpha=0.15,
+               label=f"+-1.645 noise scales ({typical:.2g} % each)")
+    ax.axhline(0.0, color="0.3", lw=0.8)
+    inside = table["covered"].to_numpy()
+    ax.scatter(table.loc[inside, x], percent[inside], s=14, color="C0", label=f"inside its {ci_prob:.0%} interval")
+    ax.scatter(table.loc[~inside, x], percent[~inside], s=22, color="C3", marker="x",
+               label=f"outside ({int((~inside).sum())} of {len(table)})")
+    ax.set_xscale("log")
+    ax.set_xlabel({"C": "compute C [FLOPs]", "N": "parameters N", "D": "tokens D",
+                   "tokens_per_parameter": "tokens per parameter D / N"}.get(x, x))
+    ax.set_ylabel("residual, log observed - log fitted [%]")
+    ax.set_title(f"{fit.law.name}: residuals of {len(table)} fitted runs")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def _figure_and_axes(ax, figsize: tuple[float, float]):
     """The given axes and their figure, or a new figure of that size [inches] with one axes."""
     import matplotlib.pyplot as plt
