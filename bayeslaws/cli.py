@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                                                           "(default: all but E and chance), e.g. A,alpha")
     fit.add_argument("--residuals", metavar="OUT_CSV",
                      help="write each fitted run's residual from the law to this CSV: the run's columns (canonical "
-                          "names), fitted, residual (log observed - log fitted), z (in noise scales), pit, covered")
+                          "names), fitted, residual (log observed - log fitted), noise_scale, z, pit, covered")
     _sampler_options(fit)
     fit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     fit.set_defaults(command=_fit_command)

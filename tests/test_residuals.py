@@ -25,6 +25,8 @@ def test_runs_off_the_law_stand_out_and_the_others_do_not():
     assert runs.equals(given)  # the user's table is not touched
     assert len(table) == len(runs) and table[list(runs.columns)].equals(runs)
     np.testing.assert_allclose(table["fitted"] * np.exp(table["residual"]), runs["loss"], rtol=1e-12)
+    np.testing.assert_allclose(table["z"] * table["noise_scale"], table["residual"], rtol=1e-12)
+    assert np.allclose(table["noise_scale"], np.median(fit.draws()["sigma"]))  # one sigma for every run
     planted = table.loc[PLANTED]
     others = table.drop(index=PLANTED)
     assert (planted["z"] > 2.5 * others["z"].abs().max()).all(), (planted["z"], others["z"].abs().max())

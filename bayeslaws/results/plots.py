@@ -88,7 +88,7 @@ def plot_residuals(fit, x: str = "C", ax=None, ci_prob: float = 0.9):
                          f"Columns: {numeric} (or 'tokens_per_parameter' for laws in N and D)")
     fig, ax = _figure_and_axes(ax, (7.5, 4.5))
     percent = 100 * table["residual"]
-    typical = 100 * float(np.median(np.abs(table["residual"] / table["z"])))
+    typical = 100 * float(table["noise_scale"].median())
     ax.axhspan(-1.645 * typical, 1.645 * typical, color="C0", alpha=0.15,
                label=f"+-1.645 noise scales ({typical:.2g} % each)")
     ax.axhline(0.0, color="0.3", lw=0.8)

@@ -9,7 +9,9 @@ than parameters, runs repeated for hundreds of epochs) before choosing a column 
 One row per fitted run, in the run table's order: the run's columns as fitted, then
 - fitted: posterior median of the mean function (the law with its terms) [loss units];
 - residual: log observed - log fitted (relative: 0.01 is 1 % above the law);
-- z: residual / the run's noise scale (posterior median of sigma, times a noise term's factor):
+- noise_scale: the run's noise scale in log-loss units (posterior median of sigma, times a noise
+  term's factor);
+- z: residual / noise_scale:
   under a Normal likelihood |z| beyond 3 is rare; a Student-t with small nu passes by runs at
   |z| of 10 and more as outliers;
 - pit: the share of the run's predictive draws below its observed value (in sample);
@@ -40,9 +42,9 @@ class HeavyTailWarning(UserWarning):
 
 def warn_if_heavy_tails(fit) -> None:
     """HeavyTailWarning for a Student-t fit of final losses whose nu's posterior median is below 1."""
-    if fit.likelihood != "student_t" or fit.law is None or fit.law.features is not None or "nu" not in fit.draws():
+    if fit.likelihood != "student_t" or fit.law is None or fit.law.features is not None:
         return
-    nu = float(np.median(fit.draws()["nu"]))
+    nu = float(np.median(fit.draws().get("nu", np.inf)))
     if nu >= HEAVY_TAIL_NU:
         return
     far = int((residuals(fit)["z"].abs() > FAR_OFF_Z).sum())
@@ -70,12 +72,12 @@ def _residuals(fit, table: RunTable, draws: dict, ci_prob: float, seed: int) -> 
     observed = table.frame[fit.response].to_numpy(np.float64)
     fitted_log = np.median(log_loss, axis=0)
     residual = np.log(observed) - fitted_log
-    scale = np.median(np.asarray(draws["sigma"], np.float64)[:, None] * noise, axis=0)
+    scale = np.median(np.asarray(draws["sigma"], np.float64)[:, None] * noise, axis=0) * np.ones_like(residual)
     with np.errstate(over="ignore"):  # a Student-t tail draw beyond e^709 nats is inf (see finite_quantiles)
         predictive = np.exp(forecast.predictive_log_loss_draws(fit.spec.likelihood, draws, log_loss, seed, noise))
     low, high = finite_quantiles(predictive, [(1 - ci_prob) / 2, (1 + ci_prob) / 2])
     return table.frame.assign(
         fitted=np.exp(fitted_log),
-        residual=residual, z=residual / scale, pit=(predictive < observed).mean(axis=0),
+        residual=residual, noise_scale=scale, z=residual / scale, pit=(predictive < observed).mean(axis=0),
         covered=(low <= observed) & (observed <= high),
     ).reset_index(drop=True)
