@@ -1,8 +1,11 @@
 """The command line: the --json contract, the demo, and bad input without tracebacks."""
 
 import json
+import os
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -61,6 +64,19 @@ def test_bad_input_exits_nonzero_with_message_and_no_traceback(tmp_path):
     assert proc.stdout == ""
     assert "column 'tokens' (used as D) must be positive but is not at row 1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_command_process_flushes_everything_before_its_fast_exit():
+    # `bayeslaws` (cli.run) leaves with os._exit, skipping the interpreter's teardown: its output,
+    # block-buffered into a pipe, must be flushed first, and the status kept.
+    catalogue = json.loads((Path(bl.__file__).parent / "laws" / "catalogue.json").read_text())
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.run([sys.executable, "-m", "bayeslaws.cli", "laws"], capture_output=True, text=True, timeout=60,
+                          env=buffered)
+    assert proc.returncode == 0
+    assert [line.split()[0] for line in proc.stdout.splitlines()] == list(catalogue)
+    with open(Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as handle:
+        assert tomllib.load(handle)["project"]["scripts"]["bayeslaws"] == "bayeslaws.cli:run"
 
 
 def test_missing_file_and_unknown_law_are_clean_errors(user_csv, capsys):
