@@ -212,28 +212,29 @@ def _shapes(data) -> str:
 
 
 def compiled_sampler(spec: ModelSpec, priors, settings: SamplerSettings, data: dict, many: bool = False,
-                     report: bool = False):
+                     report: bool = False, meanwhile: threading.Thread | None = None):
     """The jitted sampler of all chains, vectorised, for this model, priors, settings and data
     shapes (built once per process): the program of GPUs and of fit_many's stacks.
 
     many: the program for a stack of datasets (leading axis), see sample_many. report: the
-    program reports its progress (bayeslaws.inference.progress).
+    program reports its progress (bayeslaws.inference.progress). meanwhile: see sample.
     """
     report = report and not many
     program = _sample_many if many else partial(_sample_and_transform, report=report)
     batch = np.shape(_any_mask(data))[:-1]
     example = (np.zeros(batch + (2,), np.uint32), data)
-    return _compiled(spec, priors, settings, program, example, f"all|{many}", exportable=not report)
+    return _compiled(spec, priors, settings, program, example, f"all|{many}", exportable=not report,
+                     meanwhile=meanwhile)
 
 
 def compiled_chain(spec: ModelSpec, priors, settings: SamplerSettings, data: dict, starts: tuple,
-                   report: bool = False):
+                   report: bool = False, meanwhile: threading.Thread | None = None):
     """The jitted program of one chain, unbatched, from its start (one chain's z0 and the shared
     inverse mass matrix, as ``starts``, or (None, None) for a prior draw): the CPU's program (see
     sample)."""
     example = (np.zeros(2, np.uint32), np.int32(0), data, *starts)
     program = partial(_chain_and_transform, report=report)
-    return _compiled(spec, priors, settings, program, example, "chain", exportable=not report)
+    return _compiled(spec, priors, settings, program, example, "chain", exportable=not report, meanwhile=meanwhile)
 
 
 def compiled_extras(spec: ModelSpec, priors, settings: SamplerSettings, data: dict, posterior: dict):
@@ -242,18 +243,20 @@ def compiled_extras(spec: ModelSpec, priors, settings: SamplerSettings, data: di
     return _compiled(spec, priors, settings, _extras, example, "extras", exportable=True)
 
 
-def compiled_starts(spec: ModelSpec, priors, settings: SamplerSettings, data: dict):
+def compiled_starts(spec: ModelSpec, priors, settings: SamplerSettings, data: dict,
+                    meanwhile: threading.Thread | None = None):
     """The jitted program of every chain's Laplace start (init="laplace"), searched from all of
     them at once so that they share the best mode."""
     example = (np.zeros(2, np.uint32), data)
-    return _compiled(spec, priors, settings, _initial_points, example, "starts", exportable=True)
+    return _compiled(spec, priors, settings, _initial_points, example, "starts", exportable=True, meanwhile=meanwhile)
 
 
 def _compiled(spec: ModelSpec, priors, settings: SamplerSettings, program, example: tuple, kind: str,
-              exportable: bool):
+              exportable: bool, meanwhile: threading.Thread | None = None):
     """program(*example, model=..., settings=...) jitted and compiled once per process. A model
     of registered laws and links is also kept on disk, so that later processes skip tracing (see
-    compile_cache.load_or_export); a program with a progress callback cannot be exported."""
+    compile_cache.load_or_export); a program with a progress callback cannot be exported.
+    meanwhile: a thread started once the program is traced, while XLA compiles it (see sample)."""
     shapes = _shapes(example)
     key = (spec.cache_key(priors), settings, shapes, kind, exportable)
     with _COMPILING:
@@ -263,11 +266,19 @@ def _compiled(spec: ModelSpec, priors, settings: SamplerSettings, program, examp
             if spec.registered() and exportable:
                 identity = f"{spec.identity(priors)}|{settings}|{shapes}|{kind}"
                 jitted = compile_cache.load_or_export(jitted, example, identity, spec.source_files() + SOURCES)
-            _COMPILED[key] = jitted.lower(*example).compile()
+            lowered = jitted.lower(*example)
+            _start(meanwhile)  # tracing holds the GIL; XLA's compilation releases it
+            _COMPILED[key] = lowered.compile()
             while len(_COMPILED) > MAX_PROGRAMS:
                 _COMPILED.popitem(last=False)
         _COMPILED.move_to_end(key)
         return _COMPILED[key]
+
+
+def _start(thread: threading.Thread | None) -> None:
+    """Start the thread unless it is None or started already."""
+    if thread is not None and thread.ident is None:
+        thread.start()
 
 
 def _any_mask(data: dict):
@@ -276,7 +287,7 @@ def _any_mask(data: dict):
 
 
 def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed: int, threads: int | None = None,
-           progress_bar: bool = False) -> dict:
+           progress_bar: bool = False, meanwhile: threading.Thread | None = None) -> dict:
     """Run NUTS; returns NumPy dicts by group (posterior and sample_stats, see
     _sample_and_transform), each array shaped (chains, draws, ...).
 
@@ -287,7 +298,10 @@ def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed:
     on the 240-run Chinchilla zoo a fit samples 3x faster and compiles 2x faster than with two
     chains vectorised per program. On GPU all chains run vectorised in one program. Chain i
     always gets the same PRNG key. progress_bar: a long fit (progress.is_long) prints its
-    iterations and the time left on stderr.
+    iterations and the time left on stderr. meanwhile: a thread (not started) of work for later
+    that this thread's waits leave room for: it is started once the sampler is traced, while XLA
+    compiles it and the chains run without the GIL (not before: tracing is Python, as is most
+    such work, and the two would share one core's turns); sample joins it before returning.
     """
     report = progress_bar and progress.is_long(data, settings.warmup + settings.draws, settings.chains)
     key = _fit_key(seed)
@@ -295,20 +309,25 @@ def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed:
     with progress.reporting(settings.warmup, settings.draws, settings.chains if on_cpu else 1) if report \
             else nullcontext():
         if on_cpu:
-            results = _sample_chains(spec, priors, data, settings, key, threads, report)
+            results = _sample_chains(spec, priors, data, settings, key, threads, report, meanwhile)
         else:
-            results = [compiled_sampler(spec, priors, settings, data, report=report)(key, data)]
+            results = [compiled_sampler(spec, priors, settings, data, report=report, meanwhile=meanwhile)(key, data)]
+    if meanwhile is not None:
+        _start(meanwhile)
+        meanwhile.join()
     return {group: {name: np.concatenate([np.asarray(r[group][name]) for r in results]) for name in results[0][group]}
             for group in results[0]}
 
 
-def _sample_chains(spec, priors, data, settings, key, threads, report) -> list[dict]:
+def _sample_chains(spec, priors, data, settings, key, threads, report, meanwhile=None) -> list[dict]:
     """Each chain's groups (chain axis of length 1), from one program per chain run in threads."""
     z0, inverse_mass = None, None  # a prior draw per chain, made in the chain's own program
     if settings.init == "laplace":
-        z0, inverse_mass = compiled_starts(spec, priors, settings, data)(key, data)
+        z0, inverse_mass = compiled_starts(spec, priors, settings, data, meanwhile)(key, data)
     start = lambda i: None if z0 is None else jax.tree.map(lambda x: x[i], z0)  # noqa: E731
-    program = compiled_chain(spec, priors, settings, data, (start(0), inverse_mass), report=report)
+    program = compiled_chain(spec, priors, settings, data, (start(0), inverse_mass), report=report,
+                             meanwhile=meanwhile)
+    _start(meanwhile)  # when the program was compiled already: the chains release the GIL
     chain = lambda i: program(key, np.int32(i), data, start(i), inverse_mass)  # noqa: E731
     workers = min(settings.chains, threads or os.cpu_count() or 1)
     if workers == 1:

@@ -52,11 +52,9 @@ def run(spec: ModelSpec, tables: Tables, *, priors: Mapping | None, settings: nu
         sizes = ", ".join(_size_text(name, table) for name, table in tables.items() if name != LR_TABLE)
         print(f"bayeslaws: NUTS, {settings.chains} chains x ({settings.warmup} warmup + {settings.draws} draws), "
               f"{_label(spec)}, {sizes} ...", file=sys.stderr, flush=True)
-    loading = threading.Thread(target=load_array_libraries, daemon=True)  # while the program loads and runs
-    loading.start()
     data = spec.arrays(tables)
-    samples = nuts.sample(spec, resolved, data, settings, seed, progress_bar=progress)
-    loading.join()
+    loading = threading.Thread(target=load_array_libraries, daemon=True)  # while XLA compiles and the chains run
+    samples = nuts.sample(spec, resolved, data, settings, seed, progress_bar=progress, meanwhile=loading)
     tree = to_datatree(spec, tables, samples)
     run_settings = {**settings.__dict__, "seed": seed, "response": spec.response, "priors": priors_text(resolved)}
     result = kind(spec, tree, dict(tables), run_settings)
