@@ -8,9 +8,11 @@ aiming at the whole target region (bl.suggest_runs with the region's N and D: th
 of its log losses). The law (chinchilla unless --law) is refitted on the initial plus chosen runs,
 and scored on the target region: R^2 of the posterior-median loss against the observed losses,
 median relative error and 90 % predictive coverage. Random choice is repeated over 5 seeds (mean
-shown); beside them, a fit on the whole pool.
+shown); beside them, a fit on the whole pool. With --rounds R, suggest and D-optimal design
+sequentially (bayeslaws.results.design.run_design): R batches of budget / R, each chosen from a
+refit on every run so far, the pool's observed loss standing in for each chosen run's training.
 
-Usage: python benchmarks/design_real.py [--law farseer --initial 20] [--datasets porian_rw,datablations]
+Usage: python benchmarks/design_real.py [--law farseer --initial 20] [--datasets porian_rw,datablations] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pandas as pd
 
 import bayeslaws as bl
 from bayeslaws.results.backtest import score_runs
+from bayeslaws.results.design import run_design
 from extrapolation import real_datasets
 
 FRACTIONS = (0.05, 0.10)
@@ -41,6 +44,13 @@ def split(runs: pd.DataFrame, initial: int = INITIAL) -> tuple[pd.DataFrame, pd.
     return pool.iloc[:initial], pool.iloc[initial:].reset_index(drop=True), target.reset_index(drop=True)
 
 
+def observed_loss(pool: pd.DataFrame):
+    """measure() of run_design on a real pool: each chosen (N, D)'s observed loss (the first of
+    runs that share it; choosing one uses them all up)."""
+    losses = pool.drop_duplicates(["N", "D"]).set_index(["N", "D"])["loss"]
+    return lambda rows: losses.loc[list(zip(rows["N"], rows["D"]))].to_numpy()
+
+
 def r_squared(scores: pd.DataFrame) -> float:
     observed, predicted = scores["observed"].to_numpy(), scores["median"].to_numpy()
     return float(1 - np.sum((observed - predicted) ** 2) / np.sum((observed - observed.mean()) ** 2))
@@ -51,6 +61,7 @@ def main() -> None:
     parser.add_argument("--law", default="chinchilla", help="the law every design fits (default chinchilla)")
     parser.add_argument("--initial", type=int, default=INITIAL, help="cheapest runs fitted first (default 10)")
     parser.add_argument("--datasets", type=lambda s: s.split(","), default=["porian_rw", "datablations"])
+    parser.add_argument("--rounds", type=int, default=1, help="suggest and D-optimal: batches, each from a refit")
     args = parser.parse_args()
     started = time.perf_counter()
     for name, runs in real_datasets(args.datasets).items():
@@ -63,6 +74,15 @@ def main() -> None:
         tables = {}
         for fraction in FRACTIONS:
             for strategy in STRATEGIES:
+                if args.rounds > 1 and strategy in ("suggest", "d_optimal"):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        design = run_design(initial, pool[["N", "D", "C"]], observed_loss(pool), rounds=args.rounds,
+                                            target={"N": target["N"], "D": target["D"]}, budget=fraction * total,
+                                            strategy=strategy, law=args.law, **FIT)
+                    tables[(fraction, strategy, 0)] = pd.concat([initial, design["chosen"][["N", "D", "C", "loss"]]],
+                                                                ignore_index=True)
+                    continue
                 for seed in range(RANDOM_SEEDS if strategy == "random" else 1):
                     batch = bl.suggest_runs(first, pool, target={"N": target["N"], "D": target["D"]},
                                             budget=fraction * total, strategy=strategy, seed=seed)
