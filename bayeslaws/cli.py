@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+EXIT_WRITE_FAILED = 120  # Python's own status when flushing stdout fails at exit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,11 +43,17 @@ def run() -> None:
     leaves at once (os._exit). main() itself returns normally, for callers in a Python process.
     """
     code = main()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`bayeslaws ... | head`): nothing left to write to
-            pass
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (`bayeslaws ... | head`): nothing more to deliver
+        pass
+    except (OSError, ValueError) as error:  # e.g. a full disk: the output is incomplete
+        print(f"bayeslaws: error: could not write the output: {error}", file=sys.stderr)
+        code = code or EXIT_WRITE_FAILED
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
     os._exit(code)
 
 

@@ -79,6 +79,16 @@ def test_command_process_flushes_everything_before_its_fast_exit():
         assert tomllib.load(handle)["project"]["scripts"]["bayeslaws"] == "bayeslaws.cli:run"
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (a device that is always full)")
+def test_command_output_that_cannot_be_written_is_an_error():
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "bayeslaws.cli", "laws"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=60, env=buffered)
+    assert proc.returncode == 120
+    assert proc.stderr.startswith("bayeslaws: error: could not write the output") and "Traceback" not in proc.stderr
+
+
 def test_missing_file_and_unknown_law_are_clean_errors(user_csv, capsys):
     assert main(["fit", "/nonexistent/runs.csv", "--json"]) == 2
     assert "no such file" in capsys.readouterr().err
