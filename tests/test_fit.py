@@ -355,23 +355,27 @@ def test_student_t_density_is_scipys_to_float32_precision():
         np.testing.assert_allclose(density, stats.t(nu, 0.1, 0.2).logpdf(values), atol=2e-5)
 
 
-def test_the_nu_prior_is_numpyros_gamma_drawn_as_a_sum_of_exponentials():
-    """Erlang(2, 0.1) has Gamma(2, 0.1)'s density and draws (mean 20, variance 200), also inside a
-    jitted, vmapped program; a shape that is not whole is refused."""
+def test_the_nu_prior_is_a_floored_gamma_drawn_as_a_sum_of_exponentials():
+    """nu ~ 0.2 + Gamma(2, 0.1): Gamma's density shifted by the floor, and draws (mean 20.2,
+    variance 200) made as a sum of exponentials (Erlang), also inside a jitted, vmapped program;
+    family fits bound nu at 1; a shape that is not whole is refused by Erlang."""
     import jax
 
-    from bayeslaws.model.likelihoods import LIKELIHOODS, Erlang, GammaAboveOne
+    from bayeslaws.model.likelihoods import FAMILY_PRIORS, LIKELIHOODS, NU_FLOOR, Erlang, GammaAbove
 
     prior = LIKELIHOODS["student_t"].priors["nu"]()
-    assert isinstance(prior, Erlang) and prior.whole_shape == 2
+    assert isinstance(prior, GammaAbove) and prior.low == NU_FLOOR == 0.2
+    assert isinstance(prior.base_dist, Erlang) and prior.base_dist.whole_shape == 2
     values = np.array([0.5, 5.0, 20.0, 80.0], dtype=np.float32)
-    np.testing.assert_allclose(prior.log_prob(values), dist.Gamma(2.0, 0.1).log_prob(values), rtol=1e-6)
+    np.testing.assert_allclose(prior.log_prob(values), dist.Gamma(2.0, 0.1).log_prob(values - 0.2), rtol=1e-5)
+    assert float(prior.support.lower_bound) == 0.2 and not bool(prior.support(np.float32(0.1)))
     draws = np.asarray(prior.sample(jax.random.PRNGKey(0), (200_000,)))
-    assert draws.mean() == pytest.approx(20.0, rel=0.01) and draws.var() == pytest.approx(200.0, rel=0.03)
+    assert draws.min() > 0.2
+    assert draws.mean() == pytest.approx(20.2, rel=0.01) and draws.var() == pytest.approx(200.0, rel=0.03)
     batched = jax.jit(jax.vmap(lambda k: Erlang(3.0, 2.0).sample(k, (4,))))(jax.random.split(jax.random.PRNGKey(1), 5))
     assert batched.shape == (5, 4) and np.all(np.asarray(batched) > 0)
-    assert isinstance(GammaAboveOne(2.0, 0.1).base_dist, Erlang)
-    assert type(GammaAboveOne(2.5, 0.1).base_dist) is dist.Gamma
+    assert FAMILY_PRIORS["student_t"]["nu"]().low == 1.0
+    assert type(GammaAbove(1.0, 2.5, 0.1).base_dist) is dist.Gamma
     with pytest.raises(ValueError, match="whole shape"):
         Erlang(2.5, 0.1)
 
@@ -570,7 +574,8 @@ def test_program_keys_are_the_same_in_every_process():
             "print(spec.identity(spec.resolve_priors(None)))")
     keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
-    assert len(keys) == 1 and "likelihoods.Erlang{_batch_shape: [], _event_shape: [], concentration: 2.0" in keys.pop()
+    key = keys.pop()
+    assert not keys and "likelihoods.GammaAbove{" in key and "likelihoods.Erlang{_batch_shape: [], _event_shape: [], concentration: 2.0" in key
 
 
 def test_the_process_keeps_a_bounded_number_of_compiled_programs(monkeypatch):

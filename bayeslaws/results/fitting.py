@@ -136,7 +136,7 @@ def fit(
         no-pooling limit: each family's varying parameters follow its own runs). Without groups,
         one pooled fit (the complete-pooling limit). With groups, target_accept defaults to 0.9 (the
         population's sds make the posterior's curvature vary: smaller steps avoid divergences)
-        and the Student-t likelihood's nu ~ 1 + Gamma(2, 0.1) (likelihoods.GammaAboveOne), and,
+        and the Student-t likelihood's nu ~ 1 + Gamma(2, 0.1) (likelihoods.GammaAbove), and,
         with partial pooling, dense_mass to False: a family fit's dozens of parameters leave
         a dense mass matrix too few warmup draws per entry (a 4-family zoo, seeds 0-5: bulk ESS
         250-420 with a diagonal one, 100-250 with a dense one).
