@@ -2,7 +2,8 @@
 
 The table: the 240-run simulated Chinchilla zoo (``bl.simulate(seed=1)``). Measured, each in a new
 process unless said otherwise (median of ``--repeats`` for the start-up lines and the CLI fits; each
-empty-cache fit gets a new cache folder):
+empty-cache fit gets a new cache folder; the empty-cache, warm-cache and peer fits take turns, so
+that the machine's drift over minutes falls on all three alike):
 
 - ``import bayeslaws`` against ``import jax``;
 - ``bayeslaws --help`` and ``bayeslaws laws``;
@@ -103,22 +104,25 @@ def main() -> None:
     rows["import bayeslaws"] = median_seconds([python, "-c", "import bayeslaws"], args.repeats)
     rows["bayeslaws --help"] = median_seconds(cli + ["--help"], args.repeats)
     rows["bayeslaws laws"] = median_seconds(cli + ["laws"], args.repeats)
-    cold = [seconds(cli + ["fit", str(first), "--json"], {"BAYESLAWS_CACHE_DIR": str(work / f"cache{i}")})
-            for i in range(args.repeats)]  # a new, empty cache each time; the last one is kept
-    rows["bayeslaws fit, empty cache"] = statistics.median(wall for wall, _ in cold)
-    cold_ess = json.loads(cold[-1][1])["diagnostics"]["min_ess_bulk"]
-    cache = {"BAYESLAWS_CACHE_DIR": str(work / f"cache{args.repeats - 1}")}
-    warm = [seconds(cli + ["fit", str(second), "--json"], cache) for _ in range(args.repeats)]
-    rows["bayeslaws fit, warm cache"] = statistics.median(wall for wall, _ in warm)
-    warm_ess = json.loads(warm[-1][1])["diagnostics"]["min_ess_bulk"]
-
     peer = shutil.which("scaling-laws", path=str(Path(python).parent)) or shutil.which("scaling-laws")
+    peer_fit = [peer, "fit", str(peer_csv), "--law", "separable-power", "--output", str(work / "peer.slaw"), "--quiet"]
+    # The three CLI fits in turns (empty cache, warm cache, peer), so that the machine's drift over
+    # minutes (its speed moves by 1.5x within an hour) falls on all three alike.
+    cold, warm, peer_walls = [], [], []
+    for i in range(args.repeats):
+        cache = {"BAYESLAWS_CACHE_DIR": str(work / f"cache{i}")}  # a new, empty cache each time
+        cold.append(seconds(cli + ["fit", str(first), "--json"], cache))
+        warm.append(seconds(cli + ["fit", str(second), "--json"], cache))
+        if peer:
+            peer_walls.append(seconds(peer_fit)[0])
+    rows["bayeslaws fit, empty cache"] = statistics.median(wall for wall, _ in cold)
+    rows["bayeslaws fit, warm cache"] = statistics.median(wall for wall, _ in warm)
+    cold_ess = json.loads(cold[-1][1])["diagnostics"]["min_ess_bulk"]
+    warm_ess = json.loads(warm[-1][1])["diagnostics"]["min_ess_bulk"]
     if peer:
         rows["import simple_scaling_laws"] = median_seconds([python, "-c", "import simple_scaling_laws"],
                                                             args.repeats)
-        rows["simple-scaling-laws fit"] = median_seconds(
-            [peer, "fit", str(peer_csv), "--law", "separable-power", "--output", str(work / "peer.slaw"), "--quiet"],
-            args.repeats)
+        rows["simple-scaling-laws fit"] = statistics.median(peer_walls)
     rows["plain NumPyro script"] = seconds([python, str(Path(__file__)), "--naive", str(first)])[0]
 
     bl.set_compile_cache(work / f"cache{args.repeats - 1}")
