@@ -105,7 +105,8 @@ def main() -> None:
     rows["bayeslaws --help"] = median_seconds(cli + ["--help"], args.repeats)
     rows["bayeslaws laws"] = median_seconds(cli + ["laws"], args.repeats)
     peer = shutil.which("scaling-laws", path=str(Path(python).parent)) or shutil.which("scaling-laws")
-    peer_fit = [peer, "fit", str(peer_csv), "--law", "separable-power", "--output", str(work / "peer.slaw"), "--quiet"]
+    peer_fit = peer and [peer, "fit", str(peer_csv), "--law", "separable-power", "--output", str(work / "peer.slaw"),
+                         "--quiet"]
     # The three CLI fits in turns (empty cache, warm cache, peer), so that the machine's drift over
     # minutes (its speed moves by 1.5x within an hour) falls on all three alike.
     cold, warm, peer_walls = [], [], []
@@ -113,7 +114,7 @@ def main() -> None:
         cache = {"BAYESLAWS_CACHE_DIR": str(work / f"cache{i}")}  # a new, empty cache each time
         cold.append(seconds(cli + ["fit", str(first), "--json"], cache))
         warm.append(seconds(cli + ["fit", str(second), "--json"], cache))
-        if peer:
+        if peer_fit:
             peer_walls.append(seconds(peer_fit)[0])
     rows["bayeslaws fit, empty cache"] = statistics.median(wall for wall, _ in cold)
     rows["bayeslaws fit, warm cache"] = statistics.median(wall for wall, _ in warm)

@@ -66,13 +66,17 @@ def test_bad_input_exits_nonzero_with_message_and_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def _buffered_env() -> dict:
+    """This environment without PYTHONUNBUFFERED: stdout into a pipe or file is then block-buffered."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+
+
 def test_command_process_flushes_everything_before_its_fast_exit():
     # `bayeslaws` (cli.run) leaves with os._exit, skipping the interpreter's teardown: its output,
     # block-buffered into a pipe, must be flushed first, and the status kept.
     catalogue = json.loads((Path(bl.__file__).parent / "laws" / "catalogue.json").read_text())
-    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     proc = subprocess.run([sys.executable, "-m", "bayeslaws.cli", "laws"], capture_output=True, text=True, timeout=60,
-                          env=buffered)
+                          env=_buffered_env())
     assert proc.returncode == 0
     assert [line.split()[0] for line in proc.stdout.splitlines()] == list(catalogue)
     with open(Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as handle:
@@ -81,10 +85,9 @@ def test_command_process_flushes_everything_before_its_fast_exit():
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (a device that is always full)")
 def test_command_output_that_cannot_be_written_is_an_error():
-    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     with open("/dev/full", "w") as full:
         proc = subprocess.run([sys.executable, "-m", "bayeslaws.cli", "laws"], stdout=full, stderr=subprocess.PIPE,
-                              text=True, timeout=60, env=buffered)
+                              text=True, timeout=60, env=_buffered_env())
     assert proc.returncode == 120
     assert proc.stderr.startswith("bayeslaws: error: could not write the output") and "Traceback" not in proc.stderr
 

@@ -312,8 +312,8 @@ def sample(spec: ModelSpec, priors, data: dict, settings: SamplerSettings, seed:
             results = _sample_chains(spec, priors, data, settings, key, threads, report, meanwhile)
         else:
             results = [compiled_sampler(spec, priors, settings, data, report=report, meanwhile=meanwhile)(key, data)]
-    if meanwhile is not None:
-        _start(meanwhile)
+    if meanwhile is not None:  # (not started yet when the program was compiled already: the chains,
+        _start(meanwhile)     # dispatched asynchronously, run without the GIL while it works)
         meanwhile.join()
     return {group: {name: np.concatenate([np.asarray(r[group][name]) for r in results]) for name in results[0][group]}
             for group in results[0]}
@@ -327,7 +327,6 @@ def _sample_chains(spec, priors, data, settings, key, threads, report, meanwhile
     start = lambda i: None if z0 is None else jax.tree.map(lambda x: x[i], z0)  # noqa: E731
     program = compiled_chain(spec, priors, settings, data, (start(0), inverse_mass), report=report,
                              meanwhile=meanwhile)
-    _start(meanwhile)  # when the program was compiled already: the chains release the GIL
     chain = lambda i: program(key, np.int32(i), data, start(i), inverse_mass)  # noqa: E731
     workers = min(settings.chains, threads or os.cpu_count() or 1)
     if workers == 1:
