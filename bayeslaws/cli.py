@@ -147,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         command.set_defaults(command=_backtest_command, compare=name == "compare")
 
     suggest = sub.add_parser("suggest", help="fit a law, then rank candidate runs by how much each would narrow "
-                                             "a target forecast per FLOP")
+                                             "a target forecast for its cost")
     suggest.add_argument("csv", help="CSV file of the runs so far")
     suggest.add_argument("--law", default="chinchilla", help="law name (see `bayeslaws laws`)")
     suggest.add_argument("--candidates", required=True, help="CSV of runs that could be trained (N, D, ...)")
@@ -156,6 +156,8 @@ def _parser() -> argparse.ArgumentParser:
     suggest.add_argument("--budget", type=float, help="total cost allowed [FLOPs with the default cost 6ND]")
     suggest.add_argument("--k", type=int, help="at most this many runs")
     suggest.add_argument("--strategy", default="suggest", help="suggest (default), random, cheapest or d_optimal")
+    suggest.add_argument("--cost-exponent", type=float,
+                         help="suggest ranks by reduction / cost**E (default 0.4; 1 per FLOP, 0 ignores cost)")
     suggest.add_argument("--columns", type=_pairs_of_names, default={},
                          help="map canonical to CSV columns, e.g. N=params,D=tokens,loss=val_loss")
     _sampler_options(suggest)
@@ -509,13 +511,16 @@ def _suggest_command(args) -> int:
     SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
     if args.budget is None and args.k is None:
         raise ValueError("give --budget (total cost) or --k (number of runs), or both")
+    if args.cost_exponent is not None and not 0 <= args.cost_exponent <= 1:
+        raise ValueError(f"--cost-exponent must lie in [0, 1]; got {args.cost_exponent!r}")
     candidates = read_source(args.candidates).rename(columns={user: name for name, user in args.columns.items()})
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
                     progress=True)
+    exponent = {} if args.cost_exponent is None else {"cost_exponent": args.cost_exponent}
     batch = bl.suggest_runs(result, candidates, target=args.target, budget=args.budget, k=args.k,
-                            strategy=args.strategy, seed=args.seed)
-    report = {"law": result.law.name, "n_runs": len(runs), "target": args.target, "strategy": args.strategy,
+                            strategy=args.strategy, seed=args.seed, **exponent)
+    report = {"law": result.law.name, "n_runs": len(runs), "target": args.target, "strategy": args.strategy, **exponent,
               "chosen": _records(batch),
               "diagnostics": {k: result.diagnostics[k] for k in ("divergences", "max_r_hat", "min_ess_bulk")}}
     if args.json:

@@ -13,6 +13,7 @@ sequentially (bayeslaws.results.design.run_design): R batches of budget / R, eac
 refit on every run so far, the pool's observed loss standing in for each chosen run's training.
 
 Usage: python benchmarks/design_real.py [--law farseer --initial 20] [--datasets porian_rw,datablations] [--rounds 3]
+       [--cost-exponents 0.4] [--seed 1]
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ def main() -> None:
     parser.add_argument("--initial", type=int, default=INITIAL, help="cheapest runs fitted first (default 10)")
     parser.add_argument("--datasets", type=lambda s: s.split(","), default=["porian_rw", "datablations"])
     parser.add_argument("--rounds", type=int, default=1, help="suggest and D-optimal: batches, each from a refit")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every fit (default 0)")
+    parser.add_argument("--cost-exponents", type=lambda s: [float(x) for x in s.split(",")], default=[],
+                        help="also suggest with reduction / cost**E for each E (e.g. 0.4)")
     args = parser.parse_args()
+    strategies = [(name, name, {}) for name in STRATEGIES]  # suggest with suggest_runs's default exponent
+    strategies += [(f"suggest cost^{e:g}", "suggest", {"cost_exponent": e}) for e in args.cost_exponents]
     started = time.perf_counter()
     for name, runs in real_datasets(args.datasets).items():
         runs = runs[["N", "D", "C", "loss"]]
@@ -70,30 +76,31 @@ def main() -> None:
         total = float((6 * pool["N"] * pool["D"]).sum())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            first = bl.fit(initial, args.law, seed=0, **FIT)
+            first = bl.fit(initial, args.law, seed=args.seed, **FIT)
         tables = {}
         for fraction in FRACTIONS:
-            for strategy in STRATEGIES:
+            for label, strategy, exponent in strategies:
                 if args.rounds > 1 and strategy in ("suggest", "d_optimal"):
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         design = run_design(initial, pool[["N", "D", "C"]], observed_loss(pool), rounds=args.rounds,
                                             target={"N": target["N"], "D": target["D"]}, budget=fraction * total,
-                                            strategy=strategy, law=args.law, **FIT)
-                    tables[(fraction, strategy, 0)] = pd.concat([initial, design["chosen"][["N", "D", "C", "loss"]]],
-                                                                ignore_index=True)
+                                            strategy=strategy, law=args.law, seed=args.seed, **exponent,
+                                            **FIT)
+                    tables[(fraction, label, 0)] = pd.concat([initial, design["chosen"][["N", "D", "C", "loss"]]],
+                                                             ignore_index=True)
                     continue
                 for seed in range(RANDOM_SEEDS if strategy == "random" else 1):
                     batch = bl.suggest_runs(first, pool, target={"N": target["N"], "D": target["D"]},
-                                            budget=fraction * total, strategy=strategy, seed=seed)
-                    tables[(fraction, strategy, seed)] = pd.concat([initial, batch[["N", "D", "C", "loss"]]],
-                                                                   ignore_index=True)
+                                            budget=fraction * total, strategy=strategy, seed=seed, **exponent)
+                    tables[(fraction, label, seed)] = pd.concat([initial, batch[["N", "D", "C", "loss"]]],
+                                                                ignore_index=True)
         tables[(1.0, "whole pool", 0)] = pd.concat([initial, pool], ignore_index=True)
         rows = []
         for key, table in tables.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fit = bl.fit(table, args.law, seed=0, **FIT)
+                fit = bl.fit(table, args.law, seed=args.seed, **FIT)
             scores = score_runs(fit, target)
             rows.append({"budget": key[0], "strategy": key[1], "seed": key[2], "runs": len(table) - args.initial,
                          "R2": r_squared(scores),

@@ -13,7 +13,7 @@ its 90 % interval holds the truth; beside them, a fit on the whole pool.
 Truths: chinchilla (Besiroglu et al.'s refit) and the Farseer form of the extrapolation benchmark
 (its D-exponent falls with N; chinchilla is then misspecified).
 
-Usage: python benchmarks/design_strategies.py [--seeds 20]
+Usage: python benchmarks/design_strategies.py [--seeds 20] [--cost-exponents 0.4]
 """
 
 from __future__ import annotations
@@ -105,7 +105,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--truths", default="chinchilla,farseer")
+    parser.add_argument("--cost-exponents", type=lambda s: [float(x) for x in s.split(",")], default=[],
+                        help="also suggest with reduction / cost**E for each E (e.g. 0.4)")
     args = parser.parse_args()
+    for exponent in args.cost_exponents:
+        STRATEGIES[f"suggest cost^{exponent:g}"] = {"strategy": "suggest", "cost_exponent": exponent}
     started, rows = time.perf_counter(), []
     for truth in args.truths.split(","):
         for seed in range(args.seeds):

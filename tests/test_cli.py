@@ -53,6 +53,24 @@ def test_fit_json_matches_the_contract(user_csv, tmp_path, capsys):
     assert table["residual"].abs().median() < 0.02 and table["covered"].mean() > 0.8
 
 
+def test_suggest_json_lists_the_chosen_runs_and_refuses_a_bad_exponent_before_sampling(user_csv, tmp_path, capsys):
+    pool = bl.isoflop_candidates([1e21, 1e22], sizes_per_budget=3)
+    pool_csv = tmp_path / "pool.csv"
+    pool.rename(columns={"N": "params", "D": "tokens"}).to_csv(pool_csv, index=False)
+    command = ["suggest", str(user_csv), "--candidates", str(pool_csv), "--columns", "N=params,D=tokens,loss=val_loss",
+               "--target", "C=1e24", "--k", "2", "--json", *SAMPLER]
+    assert main([*command, "--cost-exponent", "1.5"]) == 2
+    captured = capsys.readouterr()
+    assert "--cost-exponent must lie in [0, 1]" in captured.err and "NUTS" not in captured.err
+    assert main([*command, "--cost-exponent", "0.4"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cost_exponent"] == 0.4 and report["strategy"] == "suggest"
+    chosen = pd.DataFrame(report["chosen"])
+    assert len(chosen) == 2 and set(zip(chosen["N"], chosen["D"])) <= set(zip(pool["N"], pool["D"]))
+    assert (chosen["cumulative_cost"].diff().dropna() > 0).all()
+    assert chosen["target_sd_after"].iloc[-1] < chosen["target_sd_before"].iloc[0]
+
+
 def test_bad_input_exits_nonzero_with_message_and_no_traceback(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("params,tokens,val_loss\n1e8,2e9,3.1\n2e8,-4e9,2.9\n")

@@ -151,6 +151,11 @@ def test_suggest_runs_spends_the_budget_where_the_target_learns_most(recovery_fi
     region = bl.suggest_runs(fit, pool, target={"C": [1e23, 1e24]}, k=2)  # a target region of two budgets
     single = [bl.suggest_runs(fit, pool, target={"C": c}, k=1)["target_sd_before"].iloc[0] for c in (1e23, 1e24)]
     assert region["target_sd_before"].iloc[0] == pytest.approx(np.sqrt(np.mean(np.square(single))))
+    first_cost = [bl.suggest_runs(fit, pool, target={"C": 1e24}, k=1, cost_exponent=e)["cost"].iloc[0]
+                  for e in (1.0, 0.4, 0.0)]
+    assert first_cost == sorted(first_cost) and first_cost[0] < first_cost[-1]  # a smaller exponent buys costlier runs
+    by_reduction = bl.suggest_runs(fit, pool, target={"C": 1e24}, k=1, cost_exponent=0.0)
+    assert by_reduction["C"].iloc[0] == equal["C"].iloc[0]  # exponent 0: by reduction alone, as at equal cost
     alone = bl.suggest_runs(fit, pool, target={"C": 1e24}, k=1, cost="C")  # each run by itself
     best_single = [bl.suggest_runs(fit, pool.iloc[[i]], target={"C": 1e24}, k=1)["target_sd_after"].iloc[0]
                    for i in range(len(pool)) if 6 * pool["N"].iloc[i] * pool["D"].iloc[i] <= budget]
@@ -158,6 +163,8 @@ def test_suggest_runs_spends_the_budget_where_the_target_learns_most(recovery_fi
     assert alone["target_sd_after"].iloc[0] < alone["target_sd_before"].iloc[0]
     with pytest.raises(ValueError, match="budget= .* or k="):
         bl.suggest_runs(fit, pool, target={"C": 1e24})
+    with pytest.raises(ValueError, match="cost_exponent must lie in"):
+        bl.suggest_runs(fit, pool, target={"C": 1e24}, k=1, cost_exponent=1.5)
     with pytest.raises(ValueError, match="missing"):
         bl.suggest_runs(fit, pool[["N"]].assign(cost=1.0), target={"C": 1e24}, k=1, cost="cost")
 
