@@ -16,8 +16,8 @@ and the batch that leaves the target narrower is returned. The approximation is 
 posterior that is Gaussian and a law that is linear in its parameters near the posterior;
 benchmarks/design_check.py compares it with refits that add the run. It is blind to the law's
 error beyond the runs, which runs nearer the target reveal: ranked per FLOP (exponent 1), a budget
-buys many cheap runs far from the target, and on real pools their forecasts were the worst of
-every strategy (README, *What to train next*); the exponent 0.4 leans toward costlier runs.
+buys many cheap runs far from the target, and on Porian's pool their forecasts were worse than
+random choice's (README, *What to train next*); the exponent 0.4 leans toward costlier runs.
 
 Noise: the new run's noise is taken as Normal with the posterior median of sigma^2 (for a
 Student-t likelihood, the scale, not the variance, which is infinite for nu <= 2).
