@@ -255,8 +255,9 @@ def run_design(runs: pd.DataFrame, pool: pd.DataFrame, measure, *, target: Mappi
                cost_exponent: float = COST_EXPONENT, **fit_options) -> dict:
     """The sequential design loop, for comparing strategies against a known truth (or for planning):
     ``rounds`` times, fit the law to ``runs``, choose a batch from the unused ``pool`` with
-    ``budget / rounds`` by ``strategy`` (and ``cost_exponent``; see suggest_runs), measure it with ``measure(chosen) ->
-    losses [nats]`` (the truth plus noise, in a simulation) and add it to the runs; then fit again.
+    ``budget / rounds`` by ``strategy`` (and ``cost_exponent``; see suggest_runs), measure it with
+    ``measure(chosen) -> losses [nats]`` (the truth plus noise, in a simulation) and add it to the
+    runs; then fit again.
     runs: the runs so far, with the pool's columns (e.g. N, D) and loss.
 
     Returns {"fit": the final fit, "chosen": the chosen rows (with "round" and "loss"),
