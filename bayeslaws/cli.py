@@ -507,12 +507,13 @@ def _suggest_command(args) -> int:
     import bayeslaws as bl
     from bayeslaws.data.runs import read_source
     from bayeslaws.inference.nuts import SamplerSettings
+    from bayeslaws.results.design import check_cost_exponent
 
     SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
     if args.budget is None and args.k is None:
         raise ValueError("give --budget (total cost) or --k (number of runs), or both")
-    if args.cost_exponent is not None and not 0 <= args.cost_exponent <= 1:
-        raise ValueError(f"--cost-exponent must lie in [0, 1]; got {args.cost_exponent!r}")
+    if args.cost_exponent is not None:
+        check_cost_exponent(args.cost_exponent)  # before the fit
     candidates = read_source(args.candidates).rename(columns={user: name for name, user in args.columns.items()})
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,

@@ -61,7 +61,7 @@ def test_suggest_json_lists_the_chosen_runs_and_refuses_a_bad_exponent_before_sa
                "--target", "C=1e24", "--k", "2", "--json", *SAMPLER]
     assert main([*command, "--cost-exponent", "1.5"]) == 2
     captured = capsys.readouterr()
-    assert "--cost-exponent must lie in [0, 1]" in captured.err and "NUTS" not in captured.err
+    assert "cost_exponent must lie in [0, 1]" in captured.err and "NUTS" not in captured.err
     assert main([*command, "--cost-exponent", "0.4"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["cost_exponent"] == 0.4 and report["strategy"] == "suggest"

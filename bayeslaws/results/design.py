@@ -45,8 +45,9 @@ def suggest_runs(fit: Fit | Stack, candidates: pd.DataFrame, *, target: Mapping[
                  budget: float | None = None, k: int | None = None, cost: str = "6ND", strategy: str = "suggest",
                  cost_exponent: float = COST_EXPONENT, seed: int = 0) -> pd.DataFrame:
     """Rank candidate runs for a batch: the greedy choice of runs that most reduce the variance of
-    the target forecast per unit of cost, each taking the earlier ones' outcomes into account
-    (under a budget, the greedy choice by reduction alone instead when it narrows the target more).
+    the target forecast for their cost (see cost_exponent), each taking the earlier ones' outcomes
+    into account (under a budget, the greedy choice by reduction alone instead when it narrows the
+    target more).
 
     fit: a Fit, or a Stack of several laws (bl.stack): the joint covariance is then the mixture's,
         whose between-law part makes the runs where the laws disagree, in step with their
@@ -77,8 +78,7 @@ def suggest_runs(fit: Fit | Stack, candidates: pd.DataFrame, *, target: Mapping[
         raise ValueError("give budget= (total cost) or k= (number of runs), or both")
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {list(STRATEGIES)}; got {strategy!r}")
-    if not 0 <= cost_exponent <= 1:
-        raise ValueError(f"cost_exponent must lie in [0, 1]; got {cost_exponent!r}")
+    check_cost_exponent(cost_exponent)
     costs = _costs(candidates, cost)
     if isinstance(fit, Stack):
         target_draws, candidate_draws, noise_draws = _stack_draws(fit, candidates, target, seed)
@@ -92,6 +92,12 @@ def suggest_runs(fit: Fit | Stack, candidates: pd.DataFrame, *, target: Mapping[
         return _greedy(candidates, costs, joint, noise_variance, budget, k, cost_exponent=1.0, gain=information_gain)
     order = np.random.default_rng(seed).permutation(len(costs)) if strategy == "random" else np.argsort(costs, kind="stable")
     return _in_order(candidates, costs, joint, noise_variance, order, budget, k)
+
+
+def check_cost_exponent(cost_exponent: float) -> None:
+    """Refuse an exponent outside [0, 1] (suggest_runs's cost_exponent)."""
+    if not 0 <= cost_exponent <= 1:
+        raise ValueError(f"cost_exponent must lie in [0, 1]; got {cost_exponent!r}")
 
 
 @dataclass(frozen=True)
