@@ -71,7 +71,8 @@ def main() -> None:
     strategies += [(f"suggest cost^{e:g}", "suggest", {"cost_exponent": e}) for e in args.cost_exponents]
     started = time.perf_counter()
     for name, runs in real_datasets(args.datasets).items():
-        runs = runs[["N", "D", "C", "loss"]]
+        covariates = ["N", "D"] + [c for c in bl.get_law(args.law).covariates if c not in ("N", "D", "C")]
+        runs = runs[covariates + ["C", "loss"]]  # e.g. unique_tokens for data_constrained
         initial, pool, target = split(runs, args.initial)
         total = float((6 * pool["N"] * pool["D"]).sum())
         with warnings.catch_warnings():
@@ -83,17 +84,17 @@ def main() -> None:
                 if args.rounds > 1 and strategy in ("suggest", "d_optimal"):
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        design = run_design(initial, pool[["N", "D", "C"]], observed_loss(pool), rounds=args.rounds,
-                                            target={"N": target["N"], "D": target["D"]}, budget=fraction * total,
+                        design = run_design(initial, pool.drop(columns="loss"), observed_loss(pool), rounds=args.rounds,
+                                            target=target[covariates].to_dict("list"), budget=fraction * total,
                                             strategy=strategy, law=args.law, seed=args.seed, **exponent,
                                             **FIT)
-                    tables[(fraction, label, 0)] = pd.concat([initial, design["chosen"][["N", "D", "C", "loss"]]],
+                    tables[(fraction, label, 0)] = pd.concat([initial, design["chosen"][list(runs.columns)]],
                                                              ignore_index=True)
                     continue
                 for seed in range(RANDOM_SEEDS if strategy == "random" else 1):
-                    batch = bl.suggest_runs(first, pool, target={"N": target["N"], "D": target["D"]},
+                    batch = bl.suggest_runs(first, pool, target=target[covariates].to_dict("list"),
                                             budget=fraction * total, strategy=strategy, seed=seed, **exponent)
-                    tables[(fraction, label, seed)] = pd.concat([initial, batch[["N", "D", "C", "loss"]]],
+                    tables[(fraction, label, seed)] = pd.concat([initial, batch[list(runs.columns)]],
                                                                 ignore_index=True)
         tables[(1.0, "whole pool", 0)] = pd.concat([initial, pool], ignore_index=True)
         rows = []
