@@ -13,7 +13,7 @@ its 90 % interval holds the truth; beside them, a fit on the whole pool.
 Truths: chinchilla (Besiroglu et al.'s refit) and the Farseer form of the extrapolation benchmark
 (its D-exponent falls with N; chinchilla is then misspecified).
 
-Usage: python benchmarks/design_strategies.py [--seeds 20] [--cost-exponents 0.4]
+Usage: python benchmarks/design_strategies.py [--seeds 20] [--first-seed 20] [--cost-exponents 0.4]
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ def one_seed(truth_name: str, seed: int) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--truths", default="chinchilla,farseer")
     parser.add_argument("--cost-exponents", type=lambda s: [float(x) for x in s.split(",")], default=[],
                         help="also suggest with reduction / cost**E for each E (e.g. 0.4)")
@@ -112,7 +113,7 @@ def main() -> None:
         STRATEGIES[f"suggest cost^{exponent:g}"] = {"strategy": "suggest", "cost_exponent": exponent}
     started, rows = time.perf_counter(), []
     for truth in args.truths.split(","):
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             rows += one_seed(truth, seed)
             print(f"{truth} seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
         table = pd.DataFrame([r for r in rows if r["truth"] == truth])
