@@ -163,10 +163,11 @@ def _greedy(candidates, costs, joint: Joint, noise_variance, budget, k, cost_exp
             gain=Joint.reduction) -> pd.DataFrame:
     remaining = np.inf if budget is None else float(budget)
     available = np.ones(len(candidates), dtype=bool)
+    weight = costs**cost_exponent  # a value's divisor in the ranking
     order, current = [], joint
     while (k is None or len(order) < k) and available.any():
         value = gain(current, noise_variance)
-        score = np.where(available & (costs <= remaining), value / costs**cost_exponent, -np.inf)
+        score = np.where(available & (costs <= remaining), value / weight, -np.inf)
         j = int(np.argmax(score))
         if not np.isfinite(score[j]):
             break
