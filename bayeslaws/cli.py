@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="stacked forecast target, e.g. N=7e10,D=1.4e12 (repeatable)")
         command.add_argument("--discrepancy", nargs="?", type=float, const=True, default=False, metavar="AMPLITUDE",
                              help="fit every law with a discrepancy term; AMPLITUDE: the median of its amplitude "
-                                  "prior [log loss] (default 0.02; 0.06 covers more of a bend beyond the runs)")
+                                  "prior [log loss] (default 0.06)")
         command.add_argument("--discrepancy-lengthscale", type=float, default=None, metavar="LENGTHSCALE",
                              help="with --discrepancy: the median of its lengthscale prior [half-ranges of the runs' "
                                   "log C] (default 1; 0.5 widens the band faster beyond the runs)")

@@ -9,6 +9,7 @@ study behind the default (bayeslaws/terms/discrepancy.py).
     python benchmarks/discrepancy_amplitude.py simulated --seeds 10 --amplitudes 0,0.02,0.04,0.06,0.08
     python benchmarks/discrepancy_amplitude.py simulated --first-seed 10 --seeds 20 --amplitudes 0.06
     python benchmarks/discrepancy_amplitude.py real --amplitudes 0,0.02,0.06
+    python benchmarks/discrepancy_amplitude.py simulated --seeds 5 --amplitudes 0.02,0.06 --target-accepts 0.8,0.9,0.95
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ from bayeslaws.results.backtest import holdout_split, point_scores, score_runs
 from extrapolation import DRAWS, OUTER, TRUTHS, ZOO, real_datasets
 
 
-def scored(runs: pd.DataFrame, amplitude: float, seed: int, lengthscale: float = 1.0) -> tuple[pd.DataFrame, bl.Fit]:
-    """Per held-out run scores of chinchilla with the term (amplitude 0: without it)."""
+def scored(runs: pd.DataFrame, amplitude: float, seed: int, lengthscale: float = 1.0,
+           target_accept: float | None = None) -> tuple[pd.DataFrame, bl.Fit]:
+    """Per held-out run scores of chinchilla with the term (amplitude 0: without it);
+    target_accept None: bl.fit's default."""
     train, test = holdout_split(bl.load_runs(runs, required=()), OUTER)
     term = bl.Discrepancy(amplitude=amplitude, lengthscale=lengthscale) if amplitude > 0 else False
-    fit = bl.fit(train, "chinchilla", discrepancy=term, seed=seed, progress=False, **DRAWS)
+    fit = bl.fit(train, "chinchilla", discrepancy=term, seed=seed, progress=False, target_accept=target_accept,
+                 **DRAWS)
     return score_runs(fit, test, seed), fit
 
 
@@ -47,13 +51,18 @@ def simulated(args) -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             runs = bl.simulate(make_law(), params, seed=seed, **ZOO).runs[["N", "D", "C", "loss"]]
             for amplitude in args.amplitudes:
-                scores, fit = scored(runs, amplitude, seed, args.lengthscale)
-                posterior = np.median(fit.draws()["discrepancy_amplitude"]) if amplitude > 0 else np.nan
-                rows.append(scores.assign(amplitude=amplitude, posterior_amplitude=posterior))
+                for target_accept in args.target_accepts:
+                    scores, fit = scored(runs, amplitude, seed, args.lengthscale, target_accept)
+                    posterior = np.median(fit.draws()["discrepancy_amplitude"]) if amplitude > 0 else np.nan
+                    rows.append(scores.assign(amplitude=amplitude, target_accept=target_accept or 0.0,
+                                              posterior_amplitude=posterior,
+                                              divergences=fit.diagnostics["divergences"] / len(scores)))
         every = pd.concat(rows)
-        for amplitude, group in every.groupby("amplitude"):
-            print(line(f"truth {truth}, amplitude {amplitude:g}", group)
-                  + f", posterior amplitude (median over seeds) {group['posterior_amplitude'].median():.4f}", flush=True)
+        for (amplitude, target_accept), group in every.groupby(["amplitude", "target_accept"]):
+            setting = f", target_accept {target_accept:g}" if target_accept else ""
+            print(line(f"truth {truth}, amplitude {amplitude:g}{setting}", group)
+                  + f", posterior amplitude (median over seeds) {group['posterior_amplitude'].median():.4f}"
+                  + f", divergent draws {group['divergences'].sum():.0f}", flush=True)
         print(f"  ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
@@ -75,6 +84,8 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--datasets", type=lambda s: s.split(","), default=None)
     parser.add_argument("--lengthscale", type=float, default=1.0, help="median of the lengthscale prior [half-ranges]")
+    parser.add_argument("--target-accepts", type=lambda s: [float(a) for a in s.split(",")], default=[None],
+                        help="simulated: NUTS target_accept values to compare, e.g. 0.8,0.9,0.95 (default: bl.fit's)")
     args = parser.parse_args()
     warnings.simplefilter("ignore", bl.ConvergenceWarning)
     simulated(args) if args.what == "simulated" else real(args)

@@ -199,7 +199,7 @@ def main() -> None:
                         help="held-out shares of the training runs for the stacking weights, e.g. 0.1,0.25,0.5")
     parser.add_argument("--discrepancy", choices=["none", "chinchilla", "stack"], default="chinchilla",
                         help="chinchilla: that law with the term; stack: also the stack of every law with it")
-    parser.add_argument("--amplitude", type=float, default=0.02,
+    parser.add_argument("--amplitude", type=float, default=bl.Discrepancy.amplitude,
                         help="median of the discrepancy term's amplitude prior (bl.Discrepancy(amplitude=...))")
     parser.add_argument("--lengthscale", type=float, default=1.0,
                         help="median of the discrepancy term's lengthscale prior [half-ranges of the runs]")

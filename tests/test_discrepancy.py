@@ -40,6 +40,7 @@ def test_intervals_widen_with_distance_from_the_runs(fitted):
     # 48 weights: one may read R-hat 1.01x by chance. Divergent draws depend on the CPU's rounding:
     # 0 of 1200 before the zoo was simulated in float64 (losses moved by 2e-7), 2 after.
     assert d["divergences"] <= 3 and d["max_r_hat"] < 1.02, d
+    assert fit.settings["target_accept"] == 0.95  # the term's default (its funnel diverges at 0.8)
     summary = fit.summary()
     main = ["E", "alpha", "beta", "sigma", "discrepancy_amplitude", "discrepancy_lengthscale"]
     assert summary.loc[main, "r_hat"].max() <= 1.01 and summary.loc[main, "ess_bulk"].min() >= 400

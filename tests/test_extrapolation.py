@@ -179,7 +179,7 @@ def test_stack_refuses_weights_for_unknown_laws(result):
 
 
 def test_backtest_command_passes_the_discrepancy_prior(zoo, tmp_path, monkeypatch, capsys):
-    """--discrepancy alone is the default term, --discrepancy 0.06 sets its amplitude prior's median,
+    """--discrepancy alone is the default term, --discrepancy 0.02 sets its amplitude prior's median,
     --discrepancy-lengthscale its lengthscale prior's; a non-positive value, or a lengthscale without
     the term, exits 2 before any fit."""
     path = tmp_path / "runs.csv"
@@ -191,17 +191,17 @@ def test_backtest_command_passes_the_discrepancy_prior(zoo, tmp_path, monkeypatc
         raise ValueError("stopped before fitting")
 
     monkeypatch.setattr(bl, "backtest", stop)
-    assert main(["backtest", str(path), "--discrepancy", "0.06"]) == 2
+    assert main(["backtest", str(path), "--discrepancy", "0.02"]) == 2
     assert main(["backtest", str(path), "--discrepancy"]) == 2
     assert main(["backtest", str(path)]) == 2
-    assert seen == [bl.Discrepancy(amplitude=0.06), bl.Discrepancy(), None]
+    assert seen == [bl.Discrepancy(amplitude=0.02), bl.Discrepancy(), None] and seen[0] != seen[1]
     capsys.readouterr()
     assert main(["backtest", str(path), "--discrepancy", "-1"]) == 2
     assert "discrepancy amplitude must be positive; got -1.0" in capsys.readouterr().err
     assert len(seen) == 3
-    assert main(["backtest", str(path), "--discrepancy", "0.06", "--discrepancy-lengthscale", "0.5"]) == 2
+    assert main(["backtest", str(path), "--discrepancy", "0.02", "--discrepancy-lengthscale", "0.5"]) == 2
     assert main(["backtest", str(path), "--discrepancy", "--discrepancy-lengthscale", "0.5"]) == 2
-    assert seen[3:] == [bl.Discrepancy(amplitude=0.06, lengthscale=0.5), bl.Discrepancy(lengthscale=0.5)]
+    assert seen[3:] == [bl.Discrepancy(amplitude=0.02, lengthscale=0.5), bl.Discrepancy(lengthscale=0.5)]
     capsys.readouterr()
     assert main(["backtest", str(path), "--discrepancy-lengthscale", "0.5"]) == 2
     assert "give --discrepancy too" in capsys.readouterr().err

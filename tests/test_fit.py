@@ -309,6 +309,11 @@ def test_chains_in_another_mode_are_named_with_the_worst_parameters():
         messages = warn_if_unconverged(diagnostics)
     assert [str(w.message) for w in caught] == messages and all(w.category is bl.ConvergenceWarning for w in caught)
     assert re.search(r"worst: a \d\.\d\d\); chain 2 sits apart \(mean log density 19\.\d below", messages[0])
+    divergent = {**diagnostics, "divergences": 3}  # the advice names a target_accept above the fit's
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert "Try target_accept=0.95," in warn_if_unconverged(divergent)[0]
+        assert "Try target_accept=0.99," in warn_if_unconverged(divergent, target_accept=0.95)[0]
 
 
 @pytest.mark.parametrize("likelihood", ["student_t", "normal"])

@@ -85,14 +85,15 @@ def chains_apart(log_density: np.ndarray) -> dict[int, float]:
     return {chain: float(gap) for chain, gap in enumerate(gaps) if abs(gap) > APART_SDS * spread}
 
 
-def warn_if_unconverged(diagnostics: dict) -> list[str]:
-    """Warn (ConvergenceWarning) for each problem found; returns the messages."""
+def warn_if_unconverged(diagnostics: dict, target_accept: float = 0.8) -> list[str]:
+    """Warn (ConvergenceWarning) for each problem found; returns the messages. target_accept: the
+    fit's, so that the advice names a higher one."""
     problems = []
     if diagnostics["divergences"] > 0:
         problems.append(
             f"{diagnostics['divergences']} divergent transitions: the posterior has regions the "
-            "sampler cannot follow. Try target_accept=0.95, tighter priors, or check for runs the "
-            "law cannot describe (diverged runs, a different regime)."
+            f"sampler cannot follow. Try target_accept={0.99 if target_accept >= 0.95 else 0.95}, tighter "
+            "priors, or check for runs the law cannot describe (diverged runs, a different regime)."
         )
     if diagnostics["max_r_hat"] > R_HAT_MAX:
         problems.append(
