@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                                       "(the JSON gains a block per family)")
     fit.add_argument("--hierarchical", type=_names, help="with --groups: the parameters that vary by family "
                                                           "(default: all but E and chance), e.g. A,alpha")
+    _term_options(fit, "the law")
     fit.add_argument("--residuals", metavar="OUT_CSV",
                      help="write each fitted run's residual from the law to this CSV: the run's columns (canonical "
                           "names), fitted, residual (log observed - log fitted), noise_scale, z, pit, covered")
@@ -133,15 +134,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="map canonical to CSV columns, e.g. N=params,D=tokens,loss=val_loss")
         command.add_argument("--predict", type=_pairs_of_numbers, action="append", default=[],
                              help="stacked forecast target, e.g. N=7e10,D=1.4e12 (repeatable)")
-        command.add_argument("--discrepancy", nargs="?", type=float, const=True, default=False, metavar="AMPLITUDE",
-                             help="fit every law with a discrepancy term; AMPLITUDE: the median of its amplitude "
-                                  "prior [log loss] (default 0.06)")
-        command.add_argument("--discrepancy-lengthscale", type=float, default=None, metavar="LENGTHSCALE",
-                             help="with --discrepancy: the median of its lengthscale prior [half-ranges of the runs' "
-                                  "log C] (default 1; 0.5 widens the band faster beyond the runs)")
-        command.add_argument("--noise-by", default=None, metavar="COLUMN",
-                             help="the likelihood's sigma grows or shrinks with this positive column (e.g. epochs); "
-                                  "--predict targets then give it too")
+        _term_options(command, "every law")
         _sampler_options(command, draws=500, warmup=500)
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         command.set_defaults(command=_backtest_command, compare=name == "compare")
@@ -179,6 +172,18 @@ def _sampler_options(parser, draws: int = 1000, warmup: int = 1000):
     parser.add_argument("--draws", type=int, default=draws)
     parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--target-accept", type=float, default=None,
+                        help="NUTS's target acceptance rate (default 0.8; 0.9 with --groups, 0.95 with "
+                             "--discrepancy): raise it when a fit reports divergent transitions")
+
+
+def _sampler(args) -> dict:
+    """The sampler options of the command line as bl.fit's keywords, checked before any data is read."""
+    from bayeslaws.inference.nuts import SamplerSettings
+
+    given = {} if args.target_accept is None else {"target_accept": args.target_accept}
+    SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws, **given)
+    return {"chains": args.chains, "draws": args.draws, "warmup": args.warmup, "seed": args.seed, **given}
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -226,16 +231,17 @@ def _warning_to_stderr(message, category, filename, lineno, file=None, line=None
 def _fit_command(args) -> int:
     import bayeslaws as bl
 
-    _check_settings_and_targets(args)
+    terms = _terms(args)
+    _check_settings_and_targets(args, terms.get("terms", ()))
     if bl.get_law(args.law).features is not None:
-        return _curve_fit_command(args)
+        return _curve_fit_command(args, terms)
     if args.hierarchical and not args.groups:
         raise ValueError("--hierarchical needs --groups (the family column)")
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     link_runs = _link_runs(args, runs)
-    result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
+    result = bl.fit(runs, law=args.law, **_sampler(args),
                     likelihood=args.likelihood, init=args.init, penalty=args.penalty, groups=args.groups,
-                    hierarchical=args.hierarchical, progress=True,
+                    hierarchical=args.hierarchical, progress=True, **terms,
                     extras=False)  # the report reads no pointwise or predictive group
     if link_runs is not None:
         result = result.with_link(bl.fit_link(link_runs, args.link, args.metric, chains=args.chains,
@@ -250,7 +256,7 @@ def _fit_command(args) -> int:
     return 0
 
 
-def _curve_fit_command(args) -> int:
+def _curve_fit_command(args, terms: dict) -> int:
     """bayeslaws fit for a law of whole training curves: the report gains "forecasts", one per
     row of --forecast, each {"run_id", "step", "loss": {"median", "q05", "q95"}}, the 90 %
     interval of what the run would log."""
@@ -258,15 +264,15 @@ def _curve_fit_command(args) -> int:
     from bayeslaws.data.runs import read_source
     from bayeslaws.results.curves import forecast_targets, read_forecast_targets
 
-    for option in ("predict", "penalty", "link", "residuals"):
+    for option in ("predict", "penalty", "link", "residuals", "noise_by"):
         if getattr(args, option):
-            raise ValueError(f"--{option} does not apply to law '{args.law}', a law of whole curves; "
+            raise ValueError(f"--{option.replace('_', '-')} does not apply to law '{args.law}', a law of whole curves; "
                              "give --forecast targets.csv (run_id, step, schedule)")
     targets = read_forecast_targets(args.forecast) if args.forecast else None
     curves = read_source(args.csv).rename(columns={user: canonical for canonical, user in args.columns.items()})
-    result = bl.fit(curves, law=args.law, drop_early=args.drop_early, chains=args.chains, draws=args.draws,
-                    warmup=args.warmup, seed=args.seed, likelihood=args.likelihood, init=args.init, progress=True,
-                    extras=False)
+    result = bl.fit(curves, law=args.law, drop_early=args.drop_early, **_sampler(args),
+                    likelihood=args.likelihood, init=args.init, progress=True,
+                    extras=False, **terms)
     report = fit_report(result, [])
     report["forecasts"] = [] if targets is None else [
         {"run_id": row["run_id"], "step": int(row["step"]),
@@ -281,23 +287,32 @@ def _curve_fit_command(args) -> int:
     return 0
 
 
-def _check_settings_and_targets(args) -> None:
-    """Sampler settings in range and every --predict target readable by the law (and penalty),
-    before any data is read or sampled."""
+def _check_settings_and_targets(args, terms=()) -> None:
+    """Sampler settings in range and every --predict target readable by the law (and penalty and
+    terms), before any data is read or sampled."""
     import bayeslaws as bl
-    from bayeslaws.inference.nuts import SamplerSettings
     from bayeslaws.model import get_likelihood
     from bayeslaws.results.forecast import target_covariates
     from bayeslaws.terms.penalty import get_penalty
 
-    SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
+    _sampler(args)
     if args.likelihood:
         get_likelihood(args.likelihood)
     penalty = get_penalty(args.penalty)
     if bl.get_law(args.law).features is not None:
         return
     for target in args.predict:
-        target_covariates(bl.get_law(args.law), terms=(penalty,) if penalty else (), **target)
+        target_covariates(bl.get_law(args.law), terms=((penalty,) if penalty else ()) + tuple(terms), **target)
+    _require_term_targets(args.predict, terms)
+
+
+def _require_term_targets(targets: list[dict[str, float]], terms) -> None:
+    """Every --predict target gives the columns the terms read at a forecast (--noise-by's column)."""
+    for target in targets:
+        missing = [name for term in terms for name in term.target_names() if name not in target]
+        if missing:
+            text = ",".join(f"{k}={v:g}" for k, v in target.items())
+            raise ValueError(f"--predict {text}: give {', '.join(missing)} too (the --noise-by column)")
 
 
 def _finite(value):
@@ -402,6 +417,31 @@ def _print_report(result, report: dict) -> None:
     print("diagnostics:", report["diagnostics"])
 
 
+def _term_options(command, subject: str) -> None:
+    """--discrepancy [AMPLITUDE], --discrepancy-lengthscale and --noise-by (read by _terms)."""
+    command.add_argument("--discrepancy", nargs="?", type=float, const=True, default=False, metavar="AMPLITUDE",
+                         help=f"fit {subject} with a discrepancy term, so that intervals widen beyond the runs; "
+                              "AMPLITUDE: the median of its amplitude prior [log loss] (default 0.06)")
+    command.add_argument("--discrepancy-lengthscale", type=float, default=None, metavar="LENGTHSCALE",
+                         help="with --discrepancy: the median of its lengthscale prior [half-ranges of the runs' "
+                              "log C] (default 1; 0.5 widens the band faster beyond the runs)")
+    command.add_argument("--noise-by", default=None, metavar="COLUMN",
+                         help="the likelihood's sigma grows or shrinks with this positive column (e.g. epochs); "
+                              "--predict targets then give it too")
+
+
+def _terms(args) -> dict:
+    """bl.fit / bl.backtest options of --discrepancy, --discrepancy-lengthscale and --noise-by."""
+    import bayeslaws as bl
+
+    if args.discrepancy is False and args.discrepancy_lengthscale is not None:
+        raise ValueError("--discrepancy-lengthscale sets the discrepancy term's prior: give --discrepancy too")
+    options = {} if args.discrepancy is False else {"discrepancy": _discrepancy_term(args)}
+    if args.noise_by is not None:
+        options["terms"] = (bl.NoiseScale(args.noise_by),)
+    return options
+
+
 def _discrepancy_term(args):
     """The term of --discrepancy [AMPLITUDE] and --discrepancy-lengthscale (bl.Discrepancy's defaults
     where not given)."""
@@ -416,23 +456,18 @@ def _backtest_command(args) -> int:
     """bayeslaws backtest / compare: scores per law and split, pooled scores, stacking weights and,
     with --predict, the stacked forecast; compare adds PSIS-LOO of every law on all runs."""
     import bayeslaws as bl
-    from bayeslaws.inference.nuts import SamplerSettings
     from bayeslaws.results.comparison import format_comparison
     from bayeslaws.results.forecast import target_covariates
 
-    SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
+    sampler = _sampler(args)
     laws = [bl.get_law(name).name for name in args.laws]
-    if args.discrepancy is False and args.discrepancy_lengthscale is not None:
-        raise ValueError("--discrepancy-lengthscale sets the discrepancy term's prior: give --discrepancy too")
-    term = {} if args.discrepancy is False else {"discrepancy": _discrepancy_term(args)}
-    if args.noise_by is not None:
-        term["terms"] = (bl.NoiseScale(args.noise_by),)
+    term = _terms(args)
     for target in args.predict:
         for law in laws:
             target_covariates(bl.get_law(law), terms=term.get("terms", ()), **target)
+    _require_term_targets(args.predict, term.get("terms", ()))
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
-    result = bl.backtest(runs, laws, holdout=args.holdout, chains=args.chains, draws=args.draws,
-                         warmup=args.warmup, seed=args.seed, **term)
+    result = bl.backtest(runs, laws, holdout=args.holdout, **sampler, **term)
     comparison = bl.compare(result) if args.compare else None
     # the weights once (200 bootstrapped optimisations): from the comparison when there is one
     weights = (dict(zip(comparison["law"], comparison["stacking_weight"])) if args.compare
@@ -466,9 +501,8 @@ def _compare_families_command(args) -> int:
     """bayeslaws compare-families: one fit with --groups, then P(a better) and both families' loss
     intervals at each --at target, and P(the curves cross) over the targets' budgets when they are C."""
     import bayeslaws as bl
-    from bayeslaws.inference.nuts import SamplerSettings
 
-    SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
+    sampler = _sampler(args)
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     if args.groups not in runs.frame:
         raise ValueError(f"--groups {args.groups}: the CSV has no column '{args.groups}' (columns: {list(runs.frame)})")
@@ -476,8 +510,7 @@ def _compare_families_command(args) -> int:
     unknown = [name for name in (args.a, args.b) if name not in labels]
     if unknown:
         raise ValueError(f"no family {unknown} in column '{args.groups}'; its families: {sorted(labels)}")
-    result = bl.fit(runs, law=args.law, groups=args.groups, hierarchical=args.hierarchical, chains=args.chains,
-                    draws=args.draws, warmup=args.warmup, seed=args.seed, progress=True)
+    result = bl.fit(runs, law=args.law, groups=args.groups, hierarchical=args.hierarchical, **sampler, progress=True)
     rows = []
     for target in args.at:
         row = result.prob_better(args.a, args.b, **target).iloc[0]
@@ -506,18 +539,16 @@ def _suggest_command(args) -> int:
     it and the cumulative cost (bayeslaws.results.design.suggest_runs)."""
     import bayeslaws as bl
     from bayeslaws.data.runs import read_source
-    from bayeslaws.inference.nuts import SamplerSettings
     from bayeslaws.results.design import check_cost_exponent
 
-    SamplerSettings(chains=args.chains, warmup=args.warmup, draws=args.draws)
+    sampler = _sampler(args)
     if args.budget is None and args.k is None:
         raise ValueError("give --budget (total cost) or --k (number of runs), or both")
     if args.cost_exponent is not None:
         check_cost_exponent(args.cost_exponent)  # before the fit
     candidates = read_source(args.candidates).rename(columns={user: name for name, user in args.columns.items()})
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
-    result = bl.fit(runs, law=args.law, chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed,
-                    progress=True)
+    result = bl.fit(runs, law=args.law, **sampler, progress=True)
     exponent = {} if args.cost_exponent is None else {"cost_exponent": args.cost_exponent}
     batch = bl.suggest_runs(result, candidates, target=args.target, budget=args.budget, k=args.k,
                             strategy=args.strategy, seed=args.seed, **exponent)
@@ -556,8 +587,7 @@ def _demo_command(args) -> int:
 
     runs, info = load_default_zoo()
     print(f"bayeslaws demo: {info['description']}", file=sys.stderr)
-    result = bl.fit(runs, law="chinchilla", chains=args.chains, draws=args.draws,
-                    warmup=args.warmup, seed=args.seed)
+    result = bl.fit(runs, law="chinchilla", **_sampler(args))
     print(f"\nPosterior ({len(runs)} runs; truth: {info['truth']}):")
     print(result.summary().to_string(float_format=lambda v: f"{v:.4g}"))
     target = {"N": 70e9, "D": 1.4e12}

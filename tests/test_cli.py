@@ -53,6 +53,35 @@ def test_fit_json_matches_the_contract(user_csv, tmp_path, capsys):
     assert table["residual"].abs().median() < 0.02 and table["covered"].mean() > 0.8
 
 
+def test_fit_passes_the_discrepancy_and_noise_terms_and_checks_them_before_fitting(user_csv, monkeypatch, capsys):
+    """`bayeslaws fit --discrepancy [AMPLITUDE] [--discrepancy-lengthscale L] [--noise-by COLUMN]
+    [--target-accept P]` reaches bl.fit as its terms and sampler setting; a target without the
+    --noise-by column, a lengthscale without the term, or P outside (0, 1) exits 2 before any fit."""
+    seen = []
+
+    def stop(runs, **options):
+        seen.append({k: options.get(k) for k in ("discrepancy", "terms", "target_accept")})
+        raise ValueError("stopped before fitting")
+
+    monkeypatch.setattr(bl, "fit", stop)
+    columns = ["--columns", "N=params,D=tokens,loss=val_loss"]
+    assert main(["fit", str(user_csv), *columns, "--discrepancy"]) == 2
+    assert main(["fit", str(user_csv), *columns, "--discrepancy", "0.02", "--discrepancy-lengthscale", "0.5",
+                 "--target-accept", "0.99"]) == 2
+    assert main(["fit", str(user_csv), *columns, "--noise-by", "N", "--predict", "N=1e9,D=2e10"]) == 2
+    assert seen == [{"discrepancy": bl.Discrepancy(), "terms": None, "target_accept": None},
+                    {"discrepancy": bl.Discrepancy(amplitude=0.02, lengthscale=0.5), "terms": None, "target_accept": 0.99},
+                    {"discrepancy": None, "terms": (bl.NoiseScale("N"),), "target_accept": None}]
+    capsys.readouterr()
+    assert main(["fit", str(user_csv), *columns, "--noise-by", "epochs", "--predict", "N=1e9,D=2e10"]) == 2
+    assert "epochs" in capsys.readouterr().err
+    assert main(["fit", str(user_csv), *columns, "--discrepancy-lengthscale", "0.5"]) == 2
+    assert "give --discrepancy too" in capsys.readouterr().err
+    assert main(["fit", str(user_csv), *columns, "--target-accept", "1.5"]) == 2
+    assert "target_accept must lie strictly between 0 and 1" in capsys.readouterr().err
+    assert len(seen) == 3
+
+
 def test_suggest_json_lists_the_chosen_runs_and_refuses_a_bad_exponent_before_sampling(user_csv, tmp_path, capsys):
     pool = bl.isoflop_candidates([1e21, 1e22], sizes_per_budget=3)
     pool_csv = tmp_path / "pool.csv"
