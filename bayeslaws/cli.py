@@ -231,21 +231,20 @@ def _warning_to_stderr(message, category, filename, lineno, file=None, line=None
 def _fit_command(args) -> int:
     import bayeslaws as bl
 
-    terms = _terms(args)
+    sampler, terms = _sampler(args), _terms(args)
     _check_settings_and_targets(args, terms.get("terms", ()))
     if bl.get_law(args.law).features is not None:
-        return _curve_fit_command(args, terms)
+        return _curve_fit_command(args, sampler, terms)
     if args.hierarchical and not args.groups:
         raise ValueError("--hierarchical needs --groups (the family column)")
     runs = bl.load_runs(args.csv, columns=args.columns, required=("loss",))
     link_runs = _link_runs(args, runs)
-    result = bl.fit(runs, law=args.law, **_sampler(args),
+    result = bl.fit(runs, law=args.law, **sampler,
                     likelihood=args.likelihood, init=args.init, penalty=args.penalty, groups=args.groups,
                     hierarchical=args.hierarchical, progress=True, **terms,
                     extras=False)  # the report reads no pointwise or predictive group
     if link_runs is not None:
-        result = result.with_link(bl.fit_link(link_runs, args.link, args.metric, chains=args.chains,
-                                              draws=args.draws, warmup=args.warmup, seed=args.seed))
+        result = result.with_link(bl.fit_link(link_runs, args.link, args.metric, **sampler))
     report = fit_report(result, args.predict)
     if args.residuals:
         result.residuals().to_csv(args.residuals, index=False)
@@ -256,7 +255,7 @@ def _fit_command(args) -> int:
     return 0
 
 
-def _curve_fit_command(args, terms: dict) -> int:
+def _curve_fit_command(args, sampler: dict, terms: dict) -> int:
     """bayeslaws fit for a law of whole training curves: the report gains "forecasts", one per
     row of --forecast, each {"run_id", "step", "loss": {"median", "q05", "q95"}}, the 90 %
     interval of what the run would log."""
@@ -270,7 +269,7 @@ def _curve_fit_command(args, terms: dict) -> int:
                              "give --forecast targets.csv (run_id, step, schedule)")
     targets = read_forecast_targets(args.forecast) if args.forecast else None
     curves = read_source(args.csv).rename(columns={user: canonical for canonical, user in args.columns.items()})
-    result = bl.fit(curves, law=args.law, drop_early=args.drop_early, **_sampler(args),
+    result = bl.fit(curves, law=args.law, drop_early=args.drop_early, **sampler,
                     likelihood=args.likelihood, init=args.init, progress=True,
                     extras=False, **terms)
     report = fit_report(result, [])
@@ -288,14 +287,13 @@ def _curve_fit_command(args, terms: dict) -> int:
 
 
 def _check_settings_and_targets(args, terms=()) -> None:
-    """Sampler settings in range and every --predict target readable by the law (and penalty and
+    """The likelihood known and every --predict target readable by the law (and penalty and
     terms), before any data is read or sampled."""
     import bayeslaws as bl
     from bayeslaws.model import get_likelihood
     from bayeslaws.results.forecast import target_covariates
     from bayeslaws.terms.penalty import get_penalty
 
-    _sampler(args)
     if args.likelihood:
         get_likelihood(args.likelihood)
     penalty = get_penalty(args.penalty)
