@@ -66,15 +66,16 @@ well-specified law (90 % width 3.5 / 4.3 / 4.7 / 4.9 / 5.1 % of the loss; median
 0.78 / 0.83 / 0.83 / 0.84 %). With 0.06, on 20 further seeds: 0.76, 0.925 and 0.95; on the
 public benchmarks it lowered the held-out error on five of six (Porian RefinedWeb 5.5 -> 3.6 %).
 0.06 is the default since 2026-12-07, with bl.fit's target_accept raised to 0.95 whenever the
-term is in a model: at 0.8 the term's funnel (amplitude, lengthscale and 48 weights) diverged, 91-163
-divergent draws in 10,000 over five 120-run zoos, 2-4 at 0.95, the held-out figures unchanged
+term is in a model: at 0.8 the term's funnel (amplitude, lengthscale and 48 weights) diverged,
+91-163 divergent draws in 10,000 over five 120-run zoos, 2-4 at 0.95, the held-out figures unchanged
 (benchmarks/README.md, *Discrepancy defaults*). With both defaults, over 40 seeds (0-39; 1,200
 held-out runs per truth): 90 % coverage 0.80 with a bend beyond the runs (the plain law 0.25),
 0.93 with the Farseer form (0.45) and 0.96 with the right law (0.90), error 0.84 % against
-0.68 % and width 5.4 % against 3.5 % there (benchmarks/discrepancy_amplitude.py). A shorter lengthscale prior, Discrepancy(lengthscale=0.5), widens the band
-sooner beyond the runs: on fresh seeds (20-39) 90 % coverage 0.867 with a bend beyond the runs
-(0.77 with lengthscale 1), 0.95 with the Farseer form and 0.985 with the right law (error 0.98 %
-against 0.91 %); README, Extrapolation, *Lengthscale*.
+0.68 % and width 5.4 % against 3.5 % there (benchmarks/discrepancy_amplitude.py). A shorter
+lengthscale prior, Discrepancy(lengthscale=0.5), widens the band sooner beyond the runs: on
+fresh seeds (20-39) 90 % coverage 0.867 with a bend beyond the runs (0.77 with lengthscale 1),
+0.95 with the Farseer form and 0.985 with the right law (error 0.98 % against 0.91 %); README,
+Extrapolation, *Lengthscale*.
 
 The standardisation and the trend depend on the fitted runs; the compiled program must not.
 The sampler gets the detrended basis at the runs as the term's array (computed in float64
