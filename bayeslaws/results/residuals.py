@@ -20,6 +20,8 @@ One row per fitted run, in the run table's order: the run's columns as fitted, t
 
 Every Student-t fit whose nu falls below 1 (tails heavier than Cauchy's) warns with a
 HeavyTailWarning that counts the runs far off the law: a new run's interval is then set by them.
+Where one column parts those runs from the others (bayeslaws.results.regimes), the warning names
+it and the noise term that would give them a noise of their own.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import pandas as pd
 
 from ..data import RunTable, finite_quantiles
 from . import forecast
+from .regimes import Regime, shared_regime
 
 HEAVY_TAIL_NU = 1.0  # Student-t nu below this (posterior median): tails heavier than Cauchy's
 FAR_OFF_Z = 10.0  # a run this many noise scales off the law is one the tails are for
@@ -41,19 +44,34 @@ class HeavyTailWarning(UserWarning):
 
 
 def warn_if_heavy_tails(fit) -> None:
-    """HeavyTailWarning for a Student-t fit of final losses whose nu's posterior median is below 1."""
+    """HeavyTailWarning for a Student-t fit of final losses whose nu's posterior median is below 1,
+    naming the regime the far-off runs share where one column separates them (regimes.py)."""
     if fit.likelihood != "student_t" or fit.law is None or fit.law.features is not None or "nu" not in fit.posterior:
         return  # (a nu fixed through priors= is not in the posterior)
     nu = float(np.median(fit.posterior["nu"].values))  # read alone: this runs after every fit
     if nu >= HEAVY_TAIL_NU:
         return
-    far = int((residuals(fit)["z"].abs() > FAR_OFF_Z).sum())
-    warnings.warn(f"Student-t nu {nu:.2f} < 1: the noise's tails are heavier than Cauchy's, and {far} of "
+    table = residuals(fit)
+    far = table["z"].abs().to_numpy() > FAR_OFF_Z
+    warnings.warn(f"Student-t nu {nu:.2f} < 1: the noise's tails are heavier than Cauchy's, and {int(far.sum())} of "
                   f"{len(fit.runs)} runs lie more than {FAR_OFF_Z:g} noise scales off the law. A new run's 90 % interval "
                   "(loss_pred_*) carries those tails, at least 6.3 noise scales either side; loss_* is the law's "
-                  "band alone. fit.residuals() shows which runs: if they share a regime (e.g. fewer tokens than "
-                  "parameters), the law does not describe it, and its forecasts there are not to be trusted.",
+                  f"band alone. {_regime_advice(shared_regime(table, far, fit.response))}",
                   HeavyTailWarning, stacklevel=4)
+
+
+def _regime_advice(regime: Regime | None) -> str:
+    """What to do about the far-off runs: where they share a regime, name it and the column a noise
+    term needs; else point to fit.residuals()."""
+    if regime is None:
+        return ("fit.residuals() shows which runs: if they share a regime (e.g. fewer tokens than parameters), the "
+                "law does not describe it, and its forecasts there are not to be trusted.")
+    column = f"'{regime.column}'"
+    add = (f" (add the column first: runs.assign({regime.column}=runs['D'] / runs['N']))" if regime.derived else "")
+    return (f"They share a regime: {regime}. The law does not describe it, and its forecasts there are not to be "
+            f"trusted. To keep those runs from widening every other forecast, give them a noise of their own, "
+            f"terms=[bl.NoiseScale({column})]{add}, or leave them out; compare held-out scores (bl.backtest) before "
+            "trusting either (fit.residuals() lists the runs).")
 
 
 def residuals(fit, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
