@@ -2,6 +2,7 @@
 comparison, stacking, checks) and their CLI commands."""
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -12,7 +13,7 @@ from scipy import stats
 import bayeslaws as bl
 from bayeslaws.cli import main
 from bayeslaws.results import forecast
-from bayeslaws.results.backtest import holdout_split, score_runs
+from bayeslaws.results.backtest import digest_warnings, holdout_split, score_runs
 from bayeslaws.results.comparison import format_comparison
 from bayeslaws.results.checks import warn_if_extrapolation_misses
 
@@ -28,10 +29,47 @@ def zoo():
 
 
 @pytest.fixture(scope="module")
-def result(zoo):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bl.ConvergenceWarning)
-        return bl.backtest(zoo.runs, LAWS, holdout=[0.25, 0.5], progress=False, **SMALL)
+def backtested(zoo):
+    """The backtest of LAWS on the zoo, and the warnings it raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        return bl.backtest(zoo.runs, LAWS, holdout=[0.25, 0.5], progress=False, **SMALL), caught
+
+
+@pytest.fixture(scope="module")
+def result(backtested):
+    return backtested[0]
+
+
+def test_the_split_fits_warnings_come_once_per_law_and_kind(backtested):
+    convergence = [str(w.message) for w in backtested[1] if w.category is bl.ConvergenceWarning]
+    assert convergence  # 2 chains x 300 draws: some split fit of the zoo is short of bulk ESS
+    kinds = [(m.split("'")[1], m.split(": ", 1)[1].split()[:3]) for m in convergence]
+    assert len(kinds) == len({(law, tuple(words)) for law, words in kinds})
+    assert all(re.match(r"backtest of '(chinchilla|kaplan)', [12] of 2 split fits \(held out: (25%|50%|25%, 50%)\): ", m)
+               for m in convergence), convergence
+
+
+def test_digest_names_the_splits_and_keeps_the_first_message():
+    def caught(message, category=bl.ConvergenceWarning):
+        return warnings.WarningMessage(message, category, "fitting.py", 1)
+
+    raised = [("kaplan", 0.1, caught("max R-hat 1.200 > 1.01: chains disagree (worst: E 1.20)")),
+              ("kaplan", 0.5, caught("max R-hat 1.050 > 1.01: chains disagree (worst: A 1.05)")),
+              ("kaplan", 0.5, caught("3 divergent transitions: the posterior has regions ...")),
+              ("chinchilla", 0.25, caught("max R-hat 1.100 > 1.01: chains disagree (worst: B 1.10)")),
+              ("chinchilla", 0.25, caught("Student-t nu 0.60 < 1: ...", bl.HeavyTailWarning))]
+    with pytest.warns(Warning) as out:
+        digest_warnings(raised, splits=3)
+    assert [(w.category, str(w.message)) for w in out] == [
+        (bl.ConvergenceWarning, "backtest of 'kaplan', 2 of 3 split fits (held out: 10%, 50%): max R-hat 1.200 > 1.01: "
+                                "chains disagree (worst: E 1.20)"),
+        (bl.ConvergenceWarning, "backtest of 'kaplan', 1 of 3 split fits (held out: 50%): 3 divergent transitions: the "
+                                "posterior has regions ..."),
+        (bl.ConvergenceWarning, "backtest of 'chinchilla', 1 of 3 split fits (held out: 25%): max R-hat 1.100 > 1.01: "
+                                "chains disagree (worst: B 1.10)"),
+        (bl.HeavyTailWarning, "backtest of 'chinchilla', 1 of 3 split fits (held out: 25%): Student-t nu 0.60 < 1: ..."),
+    ]
 
 
 def test_holdout_split_holds_out_the_largest_compute(zoo):

@@ -13,12 +13,16 @@ score the predictive distribution of every held-out run:
   a histogram of them shows intervals too narrow, piled at 0 and 1, or too wide, bunched at 1/2).
 
 Every split of a law is padded to one size, so one compiled sampler serves all its splits.
+The split fits' own warnings (convergence, heavy tails) are raised once per law and kind, with
+the number of splits that raised them (digest_warnings), not once per fit.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
@@ -119,10 +123,13 @@ def backtest(
     options = {**BACKTEST_DRAWS, **fit_options, "seed": seed}
     splits = [(q, *holdout_split(table, q, by)) for q in _fractions(holdout)]
     started, done, total = time.perf_counter(), 0, len(names) * len(splits)
-    scores, points = [], []
+    scores, points, raised = [], [], []
     for name in names:
         for q, train, heldout in splits:
-            fitted = fit_law(train, name, **options, progress=False)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                fitted = fit_law(train, name, **options, progress=False)
+            raised += [(name, q, w) for w in caught]
             per_run = score_runs(fitted, heldout, seed=seed)
             per_run.insert(0, "holdout", q)
             per_run.insert(0, "law", name)
@@ -135,6 +142,7 @@ def backtest(
             if progress:
                 _report(done, total, name, q, started)
     result = Backtest(table, names, pd.DataFrame(scores), pd.concat(points, ignore_index=True), options)
+    digest_warnings(raised, len(splits))
     if warn:
         for name in names:
             record = result.record(name)
@@ -142,6 +150,21 @@ def backtest(
                 record.pop("best_law")  # only the chosen law is told that another law is better
             warn_if_extrapolation_misses(record)
     return result
+
+
+def digest_warnings(raised: Sequence[tuple[str, float, warnings.WarningMessage]], splits: int) -> None:
+    """Re-raise the split fits' warnings, given as (law, holdout, warning), once per law and kind of
+    message (its category and first three words: "max R-hat chains", "Student-t nu the", ...),
+    naming how many of the law's ``splits`` fits raised it, and the first one's text."""
+    kinds: dict[tuple, list[tuple[float, warnings.WarningMessage]]] = {}
+    for law, holdout, caught in raised:
+        words = tuple(re.findall(r"[A-Za-z][A-Za-z-]*", str(caught.message))[:3])
+        kinds.setdefault((law, caught.category, words), []).append((holdout, caught))
+    for (law, category, _), found in kinds.items():
+        holdouts = sorted({q for q, _ in found})
+        where = ", ".join(f"{q:.0%}" for q in holdouts)
+        warnings.warn(f"backtest of '{law}', {len(holdouts)} of {splits} split fits (held out: {where}): "
+                      f"{found[0][1].message}", category, stacklevel=3)
 
 
 def holdout_split(table: RunTable, fraction: float, by: str = "C") -> tuple[RunTable, RunTable]:
