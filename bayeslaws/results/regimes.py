@@ -25,7 +25,8 @@ MIN_FAR = 3  # fewer far-off runs than this: no regime is sought
 MIN_SHARE = 0.75  # a regime holds at least this share of the far-off runs
 MIN_SCORE = 0.6  # and its share of them exceeds its share of the other runs by this much
 DERIVED = "tokens_per_parameter"  # D / N, searched when the runs have N and D but not this column
-NOT_COVARIATES = ("row", "fitted", "residual", "noise_scale", "z", "pit", "covered")  # residuals()' own columns
+NOT_COVARIATES = ("row", "fitted", "residual", "noise_scale", "z", "pit", "covered",  # residuals()' own columns
+                  "run_id", "seed")  # labels, not covariates
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,9 @@ def shared_regime(runs: pd.DataFrame, far: np.ndarray, response: str = "loss") -
     far = np.asarray(far, dtype=bool)
     if far.sum() < MIN_FAR or far.all():
         return None
-    best, best_score = None, MIN_SCORE
-    for column, values, derived in _candidates(runs, response):
-        rule = _best_split(column, values, far, derived)
-        if rule is not None and _score(rule) > best_score + 1e-12:
-            best, best_score = rule, _score(rule)
-    return best
+    rules = [_best_split(column, values, far, derived) for column, values, derived in _candidates(runs, response)]
+    best = max((rule for rule in rules if rule is not None), key=_score, default=None)  # ties: the earlier column
+    return best if best is not None and _score(best) >= MIN_SCORE else None
 
 
 def _candidates(runs: pd.DataFrame, response: str):
