@@ -17,7 +17,7 @@ ALLOWED = {
     "terms": {"data", "laws", "links", "model"},
     "synthetic": {"data", "laws", "terms"},
     "inference": {"data", "laws", "links", "model", "synthetic"},
-    "results": {"data", "laws", "links", "model", "terms", "inference"},
+    "results": {"data", "laws", "links", "model", "terms", "synthetic", "inference"},
     "cli": {"data", "datasets", "laws", "links", "model", "terms", "synthetic", "inference", "results", "__init__"},
     "__init__": set(),
 }

@@ -1,6 +1,8 @@
 """Caches that make a new process fit fast: JAX's persistent compilation cache (compiled
 XLA code) and exported samplers (the traced program, via jax.export, which spares a new
-process the seconds of Python tracing).
+process the seconds of Python tracing). The default fit's exported samplers also ship with the
+package (``PREBUILT``, written by ``python -m bayeslaws.results.prebuilt``), so that even a first
+fit, with both caches empty, skips its tracing.
 
 On by default, in ``$BAYESLAWS_CACHE_DIR`` or ``$XDG_CACHE_HOME/bayeslaws/jax`` (else
 ``~/.cache/bayeslaws/jax``). Set ``BAYESLAWS_COMPILE_CACHE=0`` or call
@@ -24,6 +26,7 @@ import jax
 _state = {"configured": False, "dir": None}
 JAX_CACHE_BYTES = 1 << 30  # compiled XLA programs: 0.2-2 MB each
 EXPORTED_BYTES = 256 << 20  # exported programs: about 0.15 MB each
+PREBUILT = Path(__file__).parent / "prebuilt"  # read-only exported programs shipped with the package
 
 
 def default_cache_dir() -> Path:
@@ -63,25 +66,42 @@ def load_or_export(jitted, example_args: tuple, identity: str, sources):
     identity must name everything the program depends on besides its code; sources are the
     files of that code (the sampler, the model builder, the law's and terms' modules), hashed
     with the JAX and NumPyro versions, so an edit to an unrelated module keeps the program.
-    Without a cache folder, returns ``jitted`` unchanged.
+    A program missing from the cache folder is read from PREBUILT when shipped there (same name),
+    else exported. Without a cache folder, returns ``jitted`` unchanged.
     """
     folder = _state["dir"]
     if folder is None:
         return jitted
-    path = folder / "exported" / f"{_digest(identity, sources)}.jaxexport"
-    try:
-        exported = jax.export.deserialize(bytearray(path.read_bytes()))
-    except (OSError, ValueError):
-        exported = jax.export.export(jitted)(*example_args)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial_path = path.with_suffix(f".{os.getpid()}.tmp")
-        partial_path.write_bytes(exported.serialize())
-        partial_path.replace(path)
-        trim(path.parent, EXPORTED_BYTES)
-    else:
+    name = f"{digest(identity, sources)}.jaxexport"
+    path = folder / "exported" / name
+    exported = _read(path)
+    if exported is not None:
         with contextlib.suppress(OSError):  # a cache others share read-only still serves
             path.touch()  # used: the last to be trimmed
+    else:
+        exported = _read(PREBUILT / name)
+    if exported is None:
+        exported = _export(jitted, example_args, path)
     return jax.jit(exported.call)
+
+
+def _read(path: Path):
+    """The exported program at path, or None when there is none (or it cannot be read)."""
+    try:
+        return jax.export.deserialize(bytearray(path.read_bytes()))
+    except (OSError, ValueError):
+        return None
+
+
+def _export(jitted, example_args: tuple, path: Path):
+    """jitted exported at the example's shapes, written to path (atomically) and returned."""
+    exported = jax.export.export(jitted)(*example_args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial_path = path.with_suffix(f".{os.getpid()}.tmp")
+    partial_path.write_bytes(exported.serialize())
+    partial_path.replace(path)
+    trim(path.parent, EXPORTED_BYTES)
+    return exported
 
 
 def trim(folder: Path, max_bytes: int, pattern: str = "*.jaxexport") -> None:
@@ -103,10 +123,18 @@ def trim(folder: Path, max_bytes: int, pattern: str = "*.jaxexport") -> None:
             total -= size
 
 
-def _digest(identity: str, sources) -> str:
+def versions() -> dict:
+    """What an exported program depends on besides its identity and sources."""
     import numpyro
 
-    digest = hashlib.sha256("|".join([identity, jax.__version__, numpyro.__version__, jax.default_backend()]).encode())
+    return {"jax": jax.__version__, "numpyro": numpyro.__version__, "backend": jax.default_backend()}
+
+
+def digest(identity: str, sources, made_with: dict | None = None) -> str:
+    """The file name (without suffix) of an exported program: a hash of its identity, the
+    versions it was made with (default: this process's, see versions) and its sources' contents."""
+    made_with = made_with or versions()
+    digest = hashlib.sha256("|".join([identity, made_with["jax"], made_with["numpyro"], made_with["backend"]]).encode())
     for source in sorted({Path(s) for s in sources}):
         digest.update(source.read_bytes())
     return digest.hexdigest()[:32]
