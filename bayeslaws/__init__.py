@@ -50,6 +50,7 @@ _PUBLIC = {
     "Stack": ("bayeslaws.results.stacking", "Stack"),
     "TERMS": ("bayeslaws.terms", "TERMS"),
     "Term": ("bayeslaws.model", "Term"),
+    "TooFewRunsError": ("bayeslaws.data", "TooFewRunsError"),
     "Zoo": ("bayeslaws.synthetic", "Zoo"),
     "backtest": ("bayeslaws.results.backtest", "backtest"),
     "compare": ("bayeslaws.results.comparison", "compare"),

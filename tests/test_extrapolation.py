@@ -72,6 +72,20 @@ def test_digest_names_the_splits_and_keeps_the_first_message():
     ]
 
 
+def test_a_split_too_small_for_one_law_is_left_out_for_every_law():
+    """12 runs in 4 budgets: the 50 % split keeps 6 training runs, enough for kaplan (6 parameters)
+    but not chinchilla (7). The split is dropped for both, with a warning, so that both laws are
+    scored and stacked on the same held-out runs; with no split left, a TooFewRunsError."""
+    runs = bl.simulate(n_budgets=4, runs_per_budget=3, compute_range=(1e18, 1e21), seed=4).runs
+    with pytest.warns(UserWarning, match=r"the 50% holdout split is left out for every law .*'chinchilla' has 7 parameters"):
+        result = bl.backtest(runs, ["kaplan", "chinchilla"], holdout=[0.25, 0.5], progress=False, warn=False, **SMALL)
+    assert set(result.scores["holdout"]) == set(result.points["holdout"]) == {0.25}
+    assert set(result.scores["law"]) == {"kaplan", "chinchilla"}
+    assert sum(bl.stacking_weights(result).values()) == pytest.approx(1.0)
+    with pytest.raises(bl.TooFewRunsError, match="no holdout split leaves enough training runs"):
+        bl.backtest(runs, ["chinchilla"], holdout=[0.5], progress=False, **SMALL)
+
+
 def test_holdout_split_holds_out_the_largest_compute(zoo):
     train, heldout = holdout_split(bl.load_runs(zoo.runs), 0.25)
     assert len(train) + len(heldout) == len(zoo.runs)

@@ -7,6 +7,7 @@ from .designs import isoflop_grid
 from .runs import (
     RunTable,
     RunTableError,
+    TooFewRunsError,
     check_enough_runs,
     check_error_column,
     check_has_columns,
@@ -18,6 +19,7 @@ from .summaries import finite_quantiles, quantile_name, summarise_draws
 __all__ = [
     "RunTable",
     "RunTableError",
+    "TooFewRunsError",
     "check_enough_runs",
     "check_error_column",
     "check_has_columns",

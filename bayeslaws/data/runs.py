@@ -57,6 +57,10 @@ class RunTableError(ValueError):
     """Raised when a run table cannot be used; the message names the column and rows."""
 
 
+class TooFewRunsError(RunTableError):
+    """Raised when a table has fewer runs than the model has parameters to learn."""
+
+
 @dataclass(frozen=True)
 class RunTable:
     """A validated zoo of training runs.
@@ -131,7 +135,7 @@ def load_runs(
 def check_enough_runs(table: RunTable, n_parameters: int, law_name: str) -> None:
     """Refuse tables with fewer runs than the law has parameters to learn."""
     if len(table) < n_parameters:
-        raise RunTableError(
+        raise TooFewRunsError(
             f"law '{law_name}' has {n_parameters} parameters but the table has only "
             f"{len(table)} runs; add runs, choose a law with fewer parameters, or fit these runs together with "
             "other families' (bl.fit(..., groups='family')), which lends them the population's parameters"

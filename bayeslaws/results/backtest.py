@@ -13,6 +13,8 @@ score the predictive distribution of every held-out run:
   a histogram of them shows intervals too narrow, piled at 0 and 1, or too wide, bunched at 1/2).
 
 Every split of a law is padded to one size, so one compiled sampler serves all its splits.
+A split whose training runs are fewer than some law's parameters is left out for every law (with
+a warning), so that all laws are scored, and stacked, on the same held-out runs.
 The split fits' own warnings (convergence, heavy tails) are raised once per law and kind, with
 the number of splits that raised them (digest_warnings), not once per fit.
 """
@@ -30,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..data import RunTable, finite_quantiles, load_runs
+from ..data import RunTable, TooFewRunsError, finite_quantiles, load_runs
 from ..laws import get_law
 from . import forecast
 from .checks import warn_if_extrapolation_misses
@@ -123,12 +125,18 @@ def backtest(
     options = {**BACKTEST_DRAWS, **fit_options, "seed": seed}
     splits = [(q, *holdout_split(table, q, by)) for q in _fractions(holdout)]
     started, done, total = time.perf_counter(), 0, len(names) * len(splits)
-    scores, points, raised = [], [], []
+    scores, points, raised, too_small = [], [], [], {}
     for name in names:
         for q, train, heldout in splits:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                fitted = fit_law(train, name, **options, progress=False)
+            if q in too_small:
+                continue
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    fitted = fit_law(train, name, **options, progress=False)
+            except TooFewRunsError as error:
+                too_small[q] = str(error).split(";")[0]
+                continue
             raised += [(name, q, w) for w in caught]
             per_run = score_runs(fitted, heldout, seed=seed)
             per_run.insert(0, "holdout", q)
@@ -141,8 +149,9 @@ def backtest(
             done += 1
             if progress:
                 _report(done, total, name, q, started)
+    scores, points, raised = _without_splits(too_small, scores, points, raised, len(splits))
     result = Backtest(table, names, pd.DataFrame(scores), pd.concat(points, ignore_index=True), options)
-    digest_warnings(raised, len(splits))
+    digest_warnings(raised, len(splits) - len(too_small))
     if warn:
         for name in names:
             record = result.record(name)
@@ -150,6 +159,21 @@ def backtest(
                 record.pop("best_law")  # only the chosen law is told that another law is better
             warn_if_extrapolation_misses(record)
     return result
+
+
+def _without_splits(too_small: dict, scores: list, points: list, raised: list, splits: int) -> tuple:
+    """scores, points and warnings without those of the splits in too_small (holdout -> why: too
+    few training runs for some law), each such split announced by a warning; an error if none is left."""
+    if len(too_small) == splits:
+        raise TooFewRunsError(f"no holdout split leaves enough training runs for every law: "
+                              f"{'; '.join(f'{q:.0%}: {why}' for q, why in too_small.items())}")
+    for q, why in too_small.items():
+        warnings.warn(f"backtest: the {q:.0%} holdout split is left out for every law (its training runs are too "
+                      f"few: {why}); the scores and stacking weights rest on the other splits", UserWarning,
+                      stacklevel=3)
+    return ([row for row in scores if row["holdout"] not in too_small],
+            [part for part in points if part["holdout"].iloc[0] not in too_small],
+            [entry for entry in raised if entry[1] not in too_small])
 
 
 def digest_warnings(raised: Sequence[tuple[str, float, warnings.WarningMessage]], splits: int) -> None:
