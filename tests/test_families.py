@@ -207,3 +207,22 @@ def test_correlated_offsets_and_the_no_pooling_limit(fitted, tmp_path):
     assert width["none"] > width["partial"]  # the 4-run family borrows from the others only when pooled
     with pytest.raises(ValueError, match="no population to correlate"):
         bl.fit(zoo.runs, groups="family", pooling="none", correlated=True, progress=False)
+
+
+def test_a_stack_of_family_fits_scores_and_forecasts_each_family(fitted):
+    """bl.Stack of fits with groups= scores each run with its own family's draws (as score_runs
+    does) and forecasts one family, or a new one, as Fit.predict does; the run table's text
+    columns (family, run_id) are read, not converted to numbers."""
+    from bayeslaws.results.backtest import score_runs
+
+    zoo, fit = fitted
+    stack = bl.Stack({"chinchilla": fit}, {"chinchilla": 1.0})
+    scored, direct = stack.score(zoo.runs), score_runs(fit, zoo.runs)
+    np.testing.assert_allclose(scored["lpd"], direct["lpd"], rtol=1e-12)
+    np.testing.assert_allclose(scored["median"], direct["median"], rtol=0.01)
+    one, new = stack.predict(N=1e9, D=2e10, family="f0"), stack.predict(N=1e9, D=2e10)
+    assert one["loss_median"].iloc[0] == pytest.approx(fit.predict(N=1e9, D=2e10, family="f0")["loss_median"].iloc[0],
+                                                       rel=0.01)
+    assert (new["loss_q95"] - new["loss_q05"]).iloc[0] > (one["loss_q95"] - one["loss_q05"]).iloc[0]
+    optimum = stack.compute_optimal(1e22, family="f0")["loss_opt_median"].iloc[0]
+    assert optimum == pytest.approx(fit.compute_optimal(1e22, family="f0")["loss_opt_median"].iloc[0], rel=0.01)

@@ -8,7 +8,7 @@ for a single Fit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -49,18 +49,21 @@ class Stack:
             plan.append((name, rng.integers(0, size, size=int((picks == i).sum()))))
         return [(name, index) for name, index in plan if len(index)]
 
-    def predict(self, *, ci_prob: float = 0.9, seed: int = 0, draws: bool = False, **covariates) -> pd.DataFrame:
+    def predict(self, *, ci_prob: float = 0.9, seed: int = 0, draws: bool = False, family: str | None = None,
+                **covariates) -> pd.DataFrame:
         """Stacked loss forecast [nats] at targets (as Fit.predict): loss_* the laws' mean
         functions, loss_pred_* a new run; draws=True gives one row per mixture draw and target
         (with the law it came from). Each law reads the covariates it takes (a law in C takes N
-        and D; data_constrained also reads unique_tokens)."""
+        and D; data_constrained also reads unique_tokens). family: for fits with groups=, the
+        family to forecast (None: a family not yet trained), as Fit.predict."""
         values = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in covariates.items()}
         values = dict(zip(values, np.broadcast_arrays(*values.values())))
         per_fit = {name: forecast.read_covariates(fit.spec, values) for name, fit in self.fits.items()}
         unknown = [k for k in values if not any(k in read for read in per_fit.values())]
         if unknown:
             raise ValueError(f"unknown target(s) {unknown}: no law of the stack ({', '.join(self.fits)}) reads them")
-        per_law = {name: fit.forecast_draws(seed=seed, **per_fit[name])[1] for name, fit in self.fits.items()}
+        per_law = {name: fit.forecast_draws(seed=seed, family=family, **per_fit[name])[1]
+                   for name, fit in self.fits.items()}
         response = next(iter(self.fits.values())).response
         per_law = {name: {k: d[k] for k in (response, f"{response}_pred")} for name, d in per_law.items()}
         mixed, laws = self._mix(per_law, seed)
@@ -70,13 +73,13 @@ class Stack:
             return table.assign(law=np.repeat(laws, len(targets)))
         return targets.assign(**forecast.summary_columns(response, mixed[response], mixed[f"{response}_pred"], ci_prob))
 
-    def compute_optimal(self, C, ci_prob: float = 0.9) -> pd.DataFrame:
+    def compute_optimal(self, C, ci_prob: float = 0.9, family: str | None = None) -> pd.DataFrame:
         """Stacked compute-optimal N_opt [parameters], D_opt [tokens], loss_opt [nats] and tokens per
-        parameter at budgets C [FLOPs] (C = 6 N D); needs laws in N and D."""
+        parameter at budgets C [FLOPs] (C = 6 N D); needs laws in N and D. family: as predict."""
         C = np.atleast_1d(np.asarray(C, dtype=np.float64))
         per_law = {}
         for name, fit in self.fits.items():
-            optimum = forecast.compute_optimal_draws(fit.law, fit.draws(), C)
+            optimum = forecast.compute_optimal_draws(fit.law, fit.law_draws(family), C)
             per_law[name] = {k: optimum[k] for k in ("N_opt", "D_opt", "loss_opt")}
         mixed, _ = self._mix(per_law, seed=0)
         mixed["tokens_per_parameter"] = mixed["D_opt"] / mixed["N_opt"]
@@ -88,11 +91,25 @@ class Stack:
     def score(self, table: RunTable, seed: int = 0) -> pd.DataFrame:
         """Per-run scores of the stacked predictive distribution at runs it did not see (the
         columns of bayeslaws.results.backtest.score_runs): quantiles of the mixed new-run draws,
-        lpd = log sum_k w_k p_k(y)."""
+        lpd = log sum_k w_k p_k(y). For fits with groups=, each run is scored with its family's
+        draws (a family the fits have not seen, or a run without the column: a new family's)."""
         table = as_table(table)
-        columns = {c: table.frame[c].to_numpy(dtype=np.float64) for c in table.frame.columns}
+        fitted = next(iter(self.fits.values()))
+        if fitted.hierarchy is None:
+            return self._score(table, None, seed)
+        frame, column = table.frame, fitted.hierarchy.column
+        labels = frame[column].astype(str) if column in frame else pd.Series("", index=frame.index)
+        parts = [self._score(replace(table, frame=frame[labels == label]), label if label in fitted.families else None,
+                             seed).set_index(np.flatnonzero(labels == label))
+                 for label in dict.fromkeys(labels)]
+        return pd.concat(parts).sort_index()
+
+    def _score(self, table: RunTable, family: str | None, seed: int) -> pd.DataFrame:
+        """score's columns for runs of one family (None: no families, or a new one)."""
+        columns = {c: table.frame[c].to_numpy(dtype=np.float64) for c in table.frame.columns
+                   if pd.api.types.is_numeric_dtype(table.frame[c])}
         read = {k: v for fit in self.fits.values() for k, v in forecast.read_covariates(fit.spec, columns).items()}
-        mixed = self.predict(seed=seed, draws=True, **read)
+        mixed = self.predict(seed=seed, draws=True, family=family, **read)
         predictive = mixed["loss_pred"].to_numpy().reshape(-1, len(table))
         lpd = np.stack([score_runs(fit, table, seed)["lpd"].to_numpy() + np.log(self.weights[law])
                         for law, fit in self.fits.items()])
