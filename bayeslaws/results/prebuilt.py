@@ -16,6 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import jax
+
 from ..inference import compile_cache
 from ..synthetic import simulate
 from .fitting import fit
@@ -39,6 +41,7 @@ def build(folder: Path = compile_cache.PREBUILT, sizes=SIZES) -> dict:
         kept = Path(scratch) / "kept"
         kept.mkdir()
         compile_cache.PREBUILT = Path(scratch) / "none"  # export every program, whatever ships now
+        jax.config.update("jax_traceback_in_locations_limit", 0)  # no source paths of this machine in them
         for runs in sizes:
             cache = Path(scratch) / f"cache{runs}"
             compile_cache.set_compile_cache(cache)
