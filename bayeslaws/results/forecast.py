@@ -141,16 +141,23 @@ def error_from_loss(term: LinkTerm, draws: Mapping[str, np.ndarray], loss: np.nd
 def per_family(fit, table, score, seed: int = 0) -> pd.DataFrame:
     """score(part, draws) -> frame, applied to the runs of each family with that family's law
     draws (for a fit without groups=, to every run with fit.draws()), in the table's row order."""
+    return by_family(fit, table, lambda part, family: score(part, fit.law_draws(family, seed)))
+
+
+def by_family(fit, table, score) -> pd.DataFrame:
+    """score(part, family) -> frame, applied to the runs of each family of fit's groups column
+    (family: its label, or None for a family the fit has not seen or a run without the column), in
+    the table's row order; for a fit without groups=, score(table, None)."""
     if fit.hierarchy is None:
-        return score(table, fit.draws())
+        return score(table, None)
     frame = table.frame.assign(row=table.frame["row"] if "row" in table.frame else np.arange(len(table)))
     column = fit.hierarchy.column
     labels = frame[column].astype(str) if column in frame else pd.Series("", index=frame.index)
     parts = []
     for label in dict.fromkeys(labels):
-        family = label if label in fit.families else None
         part = dataclasses.replace(table, frame=frame[labels == label])
-        parts.append(score(part, fit.law_draws(family, seed)).set_index(np.flatnonzero(labels == label)))
+        family = label if label in fit.families else None
+        parts.append(score(part, family).set_index(np.flatnonzero(labels == label)))
     return pd.concat(parts).sort_index()
 
 

@@ -8,7 +8,7 @@ for a single Fit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -93,16 +93,8 @@ class Stack:
         columns of bayeslaws.results.backtest.score_runs): quantiles of the mixed new-run draws,
         lpd = log sum_k w_k p_k(y). For fits with groups=, each run is scored with its family's
         draws (a family the fits have not seen, or a run without the column: a new family's)."""
-        table = as_table(table)
         fitted = next(iter(self.fits.values()))
-        if fitted.hierarchy is None:
-            return self._score(table, None, seed)
-        frame, column = table.frame, fitted.hierarchy.column
-        labels = frame[column].astype(str) if column in frame else pd.Series("", index=frame.index)
-        parts = [self._score(replace(table, frame=frame[labels == label]), label if label in fitted.families else None,
-                             seed).set_index(np.flatnonzero(labels == label))
-                 for label in dict.fromkeys(labels)]
-        return pd.concat(parts).sort_index()
+        return forecast.by_family(fitted, as_table(table), lambda part, family: self._score(part, family, seed))
 
     def _score(self, table: RunTable, family: str | None, seed: int) -> pd.DataFrame:
         """score's columns for runs of one family (None: no families, or a new one)."""
