@@ -134,7 +134,7 @@ def digest(identity: str, sources, made_with: dict | None = None) -> str:
     """The file name (without suffix) of an exported program: a hash of its identity, the
     versions it was made with (default: this process's, see versions) and its sources' contents."""
     made_with = made_with or versions()
-    digest = hashlib.sha256("|".join([identity, made_with["jax"], made_with["numpyro"], made_with["backend"]]).encode())
+    hasher = hashlib.sha256("|".join([identity, made_with["jax"], made_with["numpyro"], made_with["backend"]]).encode())
     for source in sorted({Path(s) for s in sources}):
-        digest.update(source.read_bytes())
-    return digest.hexdigest()[:32]
+        hasher.update(source.read_bytes())
+    return hasher.hexdigest()[:32]
