@@ -122,14 +122,15 @@ class Penalty(Term):
 
     hyperparameters: subset of ("lr", "batch_size"); the run table needs those columns
         (batch_size in tokens) and N, D.
-    basin: "quadratic" (symmetric) or "linex" (asymmetric) in log learning rate.
+    basin: "linex" (asymmetric in log learning rate, the default: it nests the symmetric basin,
+        k -> 0, and a held-out backtest chose it) or "quadratic" (symmetric, MIST's form).
     form: "multiplicative" (P added to log L, the default) or "additive" (P added to L, in nats).
     interaction: the best lr moves with batch size (adds cB); needs both hyperparameters.
     preset: None (weak default priors), "steplaw" or "deepseek" (informative priors on lr*, B*).
     """
 
     hyperparameters: tuple[str, ...] = HYPERPARAMETERS
-    basin: str = "quadratic"
+    basin: str = "linex"
     form: str = "multiplicative"
     interaction: bool = False
     preset: str | None = None
