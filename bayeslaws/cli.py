@@ -368,6 +368,8 @@ def fit_report(result, targets: list[dict[str, float]]) -> dict:
         "diagnostics": {k: diagnostics[k] for k in ("divergences", "max_r_hat", "min_ess_bulk")},
         "seconds": round(result.seconds, 3),
     }
+    if "diverged" in result.tables:  # runs marked diverged (bayeslaws.data.runs.DIVERGED), left out of the fit
+        report["n_diverged"] = len(result.tables["diverged"])
     if result.penalty is not None:
         report["optimal"] = [_optimal_report(result, target) for target in targets]
     if result.hierarchy is not None:
@@ -406,7 +408,8 @@ def _optimal_report(result, target: dict[str, float]) -> dict:
 def _print_report(result, report: dict) -> None:
     import pandas as pd
 
-    print(f"law {result.law.name}: {result.law.formula}; {report['n_runs']} runs; {report['seconds']:.1f} s")
+    left_out = f" ({report['n_diverged']} marked diverged left out)" if "n_diverged" in report else ""
+    print(f"law {result.law.name}: {result.law.formula}; {report['n_runs']} runs{left_out}; {report['seconds']:.1f} s")
     print(result.summary().to_string(float_format=lambda v: f"{v:.4g}"))
     for p in report["predictions"]:
         print(pd.Series(p).to_string())

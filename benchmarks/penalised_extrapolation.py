@@ -10,8 +10,12 @@ on the held-out cells:
   optimal_hyperparameters(N, D), and the median relative error of the posterior median;
 - convergence: max R-hat and divergences.
 
+The zoos mark their diverged runs (column ``diverged``), which bl.fit leaves out of the fit;
+``--diverged unmark`` drops the column, so that they are fitted as ordinary runs.
+
     python benchmarks/penalised_extrapolation.py --seeds 10            # 600-run sweeps
     python benchmarks/penalised_extrapolation.py --seeds 1 --full      # one 2,000-run sweep
+    python benchmarks/penalised_extrapolation.py --seeds 10 --full --fitted-basins linex   # the default basin
 """
 
 from __future__ import annotations
@@ -31,10 +35,13 @@ SMALL_SWEEP = {"n_lr": 10, "n_batch": 6}  # 10 cells x 60 settings = 600 runs
 DRAWS = {"chains": 4, "warmup": 500, "draws": 500, "init": "laplace"}
 
 
-def one(zoo, fitted_basin: str, seed: int) -> dict:
+def one(zoo, fitted_basin: str, seed: int, diverged: str = "mark", likelihood: str | None = None) -> dict:
     train, test = holdout_split(bl.load_runs(zoo.runs, required=()), 0.25)
+    if diverged == "unmark":  # without the column the diverged runs are fitted as ordinary runs
+        train = train.frame.drop(columns="diverged")
     started = time.perf_counter()
-    fit = bl.fit(train, penalty=bl.Penalty(basin=fitted_basin), seed=seed, progress=False, **DRAWS)
+    fit = bl.fit(train, penalty=bl.Penalty(basin=fitted_basin), seed=seed, progress=False,
+                 **({"likelihood": likelihood} if likelihood else {}), **DRAWS)
     seconds = time.perf_counter() - started
     healthy = test.frame[~test.frame["diverged"].astype(bool)]
     loss = point_scores(score_runs(fit, healthy, seed))
@@ -58,16 +65,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--full", action="store_true", help="2,000-run sweeps (the default design)")
+    parser.add_argument("--fitted-basins", default="quadratic,linex", help="basins to fit to each zoo")
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--true-basins", default="quadratic,linex", help="true basins of the zoos")
+    parser.add_argument("--diverged", choices=("mark", "unmark"), default="mark",
+                        help="mark: the diverged column stays, bl.fit leaves those runs out (default); "
+                             "unmark: it is dropped, so they are fitted as ordinary runs")
+    parser.add_argument("--likelihood", default=None, help="default: bl.fit's (student_t)")
     parser.add_argument("--output", help="CSV of every fit's row")
     args = parser.parse_args()
     warnings.simplefilter("ignore", bl.ConvergenceWarning)
     rows = []
-    for seed in range(args.seeds):
-        for true_basin in ("quadratic", "linex"):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for true_basin in args.true_basins.split(","):
             zoo = bl.simulate_sweep(basin=true_basin, seed=seed, **({} if args.full else SMALL_SWEEP))
-            for fitted_basin in ("quadratic", "linex"):
+            for fitted_basin in args.fitted_basins.split(","):
                 row = {"seed": seed, "true_basin": true_basin, "fitted_basin": fitted_basin,
-                       **one(zoo, fitted_basin, seed)}
+                       **one(zoo, fitted_basin, seed, args.diverged, args.likelihood)}
                 rows.append(row)
                 print(pd.DataFrame([row]).to_string(index=False, header=len(rows) == 1,
                                                     float_format=lambda v: f"{v:.3g}"), flush=True)

@@ -100,3 +100,23 @@ def test_clean_table_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         bl.load_runs(good_frame(), columns=COLUMNS)
+
+
+def test_diverged_runs_are_marked_not_validated_as_losses():
+    """A 'diverged' column (booleans, 1/0 or yes/no) marks runs whose loss measures the divergence:
+    theirs may be missing or huge; every other run's loss is checked as before."""
+    frame = good_frame().assign(val_loss=lambda f: f.val_loss.where(~f.index.isin([2, 5]), np.nan),
+                                blew_up=["no", "No", "yes", "0", "false", 1, False, True])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = bl.load_runs(frame.assign(val_loss=frame.val_loss.where(frame.index != 7, 40.0)),
+                             columns={**COLUMNS, "diverged": "blew_up"})
+    assert table.frame["diverged"].tolist() == [False, False, True, False, False, True, False, True]
+    assert table.frame["loss"].isna().tolist() == [False, False, True, False, False, True, False, False]
+    with pytest.raises(RunTableError, match=r"column 'blew_up' \(diverged\) must be True/False .* at row 4 \(values 'maybe'\)"):
+        bl.load_runs(frame.assign(blew_up=frame.blew_up.where(frame.index != 4, "maybe")), columns={**COLUMNS, "diverged": "blew_up"})
+    with pytest.raises(RunTableError, match=r"'val_loss' \(used as loss\) has missing values \(NaN\) at rows 2, 5"):
+        bl.load_runs(frame.assign(blew_up=False), columns={**COLUMNS, "diverged": "blew_up"})
+    everything = bl.load_runs(frame.assign(val_loss=3.0, blew_up=True), columns={**COLUMNS, "diverged": "blew_up"})
+    with pytest.raises(RunTableError, match="every run is marked diverged"):
+        bl.fit(everything, progress=False)

@@ -102,8 +102,8 @@ def test_simulated_sweep_looks_like_published_sweeps():
     assert 0.01 <= runs["diverged"].mean() <= 0.05 and runs.loc[runs["diverged"], "loss"].min() >= 6.0
     assert runs.loc[runs["diverged"], "lr"].min() > np.median(runs["lr"])  # divergence at the highest lrs
     near = pd.DataFrame({"N": 1e9, "D": 1e11, "lr": zoo.truth["lr_ref"] * np.exp([-0.2, 0.2, 2.0]), "batch_size": zoo.truth["batch_ref"]})
-    _, sharp = true_log_penalty(Penalty(), zoo.truth, near)
-    _, flat = true_log_penalty(Penalty(), zoo.truth, near, plateau=0.3)
+    _, sharp = true_log_penalty(Penalty(basin="quadratic"), zoo.truth, near)
+    _, flat = true_log_penalty(Penalty(basin="quadratic"), zoo.truth, near, plateau=0.3)
     assert (flat[:2] < 0.1 * sharp[:2]).all() and flat[2] > 0.5 * sharp[2]  # flat bottom, same walls far out
 
 
@@ -117,7 +117,7 @@ def recovery_fits():
     for basin in ("quadratic", "linex"):
         for seed in SEEDS:
             zoo = simulate_sweep(basin=basin, seed=seed, **SWEEP)
-            fits[basin, seed] = (zoo, bl.fit(zoo.runs.drop(columns="diverged"), penalty=Penalty(basin=basin), seed=seed,
+            fits[basin, seed] = (zoo, bl.fit(zoo.runs, penalty=Penalty(basin=basin), seed=seed,  # diverged runs marked
                                              **{**SAMPLER, "draws": 800}))
     return fits
 
@@ -200,10 +200,15 @@ def test_predict_assumes_optimal_settings_unless_told(recovery_fits):
 
 @pytest.mark.slow
 def test_save_load_round_trip_keeps_the_penalty(recovery_fits, tmp_path):
-    result = recovery_fits["linex", 1][1]
+    zoo, result = recovery_fits["linex", 1]
+    diverged = zoo.runs[zoo.runs["diverged"]]
+    assert len(diverged) > 0 and len(result.tables["runs"]) == len(zoo.runs) - len(diverged)  # left out of the fit
+    assert (result.tables["diverged"].frame["run_id"].to_numpy() == diverged["run_id"].to_numpy()).all()  # kept with it
     result.save(tmp_path / "fit.nc")
     loaded = bl.load_fit(tmp_path / "fit.nc")
     assert loaded.penalty == result.penalty and loaded.settings == result.settings
+    for name in ("runs", "diverged"):
+        pd.testing.assert_frame_equal(loaded.tables[name].frame, result.tables[name].frame)
     for group in ("posterior", "sample_stats", "log_likelihood", "constant_data"):
         xr.testing.assert_identical(loaded.tree[group].to_dataset(), result.tree[group].to_dataset())
     pd.testing.assert_frame_equal(loaded.summary(), result.summary())
@@ -215,7 +220,7 @@ def test_save_load_round_trip_keeps_the_penalty(recovery_fits, tmp_path):
 def test_cli_penalty_json_contract(tmp_path, capsys):
     from bayeslaws.cli import main
 
-    runs = simulate_sweep(seed=5, n_lr=5, n_batch=3).runs.drop(columns=["diverged", "C"])
+    runs = simulate_sweep(seed=5, n_lr=5, n_batch=3).runs.drop(columns="C")
     path = tmp_path / "sweep.csv"
     runs.rename(columns={"lr": "peak_lr", "batch_size": "batch_tokens"}).to_csv(path, index=False)
     code = main(["fit", str(path), "--columns", "lr=peak_lr,batch_size=batch_tokens", "--penalty", "lr,batch_size",
@@ -224,6 +229,7 @@ def test_cli_penalty_json_contract(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert {"lr_ref", "cN", "cD", "w_lr", "batch_ref", "bD", "bN", "w_bs", "c0", "b0"} <= set(report["parameters"])
+    assert report["n_diverged"] == runs["diverged"].sum() > 0 and report["n_runs"] == len(runs) - report["n_diverged"]
     assert [(o["N"], o["D"]) for o in report["optimal"]] == [(1e9, 1e11), (3e9, 3e11)]
     for optimum in report["optimal"]:
         assert set(optimum) == {"N", "D", "lr", "batch_size"}

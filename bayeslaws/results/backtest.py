@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import RunTable, TooFewRunsError, finite_quantiles, load_runs
+from ..data.runs import DIVERGED
 from ..laws import get_law
 from . import forecast
 from .checks import warn_if_extrapolation_misses
@@ -123,7 +124,10 @@ def backtest(
     if not names:
         raise ValueError("give at least one law to backtest")
     options = {**BACKTEST_DRAWS, **fit_options, "seed": seed}
-    splits = [(q, *holdout_split(table, q, by)) for q in _fractions(holdout)]
+    splits = []
+    for q in _fractions(holdout):
+        train, heldout = holdout_split(table, q, by)
+        splits.append((q, train, _forecastable(heldout)))
     started, done, total = time.perf_counter(), 0, len(names) * len(splits)
     scores, points, raised, too_small = [], [], [], {}
     for name in names:
@@ -189,6 +193,14 @@ def digest_warnings(raised: Sequence[tuple[str, float, warnings.WarningMessage]]
         where = ", ".join(f"{q:.0%}" for q in holdouts)
         warnings.warn(f"backtest of '{law}', {len(holdouts)} of {splits} split fits (held out: {where}): "
                       f"{found[0][1].message}", category, stacklevel=3)
+
+
+def _forecastable(heldout: RunTable) -> RunTable:
+    """The held-out runs a law forecasts: those not marked diverged (bl.fit leaves such runs out
+    of the likelihood, and their loss measures the divergence, not the law)."""
+    if not heldout.has(DIVERGED):
+        return heldout
+    return replace(heldout, frame=heldout.frame[~heldout.frame[DIVERGED].to_numpy(bool)].reset_index(drop=True))
 
 
 def holdout_split(table: RunTable, fraction: float, by: str = "C") -> tuple[RunTable, RunTable]:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..data import RunTable, load_runs
 from ..data.curves import LR_TABLE, curve_tables
+from ..data.runs import DIVERGED, without_diverged
 from ..inference import diagnostics, nuts
 from ..inference.tree import load_array_libraries, to_datatree
 from ..laws import Law, get_law
@@ -161,7 +162,7 @@ def fit(
         extra += (Hierarchy(groups, hierarchical, correlated, pooling=pooling),)
     elif hierarchical is not None or correlated or pooling != "partial":
         raise ValueError("hierarchical=, correlated= and pooling= describe families: give groups='<column>' too")
-    fitted = curve_tables(runs, drop_early=drop_early) if law.features is not None else {"runs": _table(runs)}
+    fitted = curve_tables(runs, drop_early=drop_early) if law.features is not None else _fitted_tables(_table(runs))
     likelihood = likelihood or _default_likelihood(fitted["runs"])
     spec = ModelSpec(law, get_likelihood(likelihood), tuple(terms) + extra, response or law.response)
     if groups is not None:  # nu >= 1: no spike at sigma -> 0 where a family's own parameters fit its few runs exactly
@@ -292,6 +293,8 @@ def _size_text(name: str, table: RunTable) -> str:
     frame = table.frame
     if name == "runs" and "run_id" in frame and frame["run_id"].duplicated().any():
         return f"{len(frame)} points of {frame['run_id'].nunique()} runs"
+    if name == DIVERGED:
+        return f"{len(frame)} runs marked diverged left out"
     return f"{len(frame)} {'runs' if name == 'runs' else name + ' runs'}"
 
 
@@ -301,6 +304,13 @@ def _default_likelihood(runs: RunTable) -> str:
     frame = runs.frame
     checkpoints = {"run_id", "step"} <= set(frame.columns) and frame["run_id"].duplicated().any()
     return "ar1" if checkpoints else "student_t"
+
+
+def _fitted_tables(table: RunTable) -> dict[str, RunTable]:
+    """{"runs": the runs to fit} and, where some are marked diverged, {"diverged": those}: kept
+    with the fit (and saved with it), left out of the likelihood (bayeslaws.data.runs.without_diverged)."""
+    runs, diverged = without_diverged(table)
+    return {"runs": runs, **({DIVERGED: diverged} if diverged is not None else {})}
 
 
 def _table(runs) -> RunTable:
