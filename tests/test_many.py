@@ -9,6 +9,7 @@ import bayeslaws as bl
 from bayeslaws.inference.sbc import sbc
 
 ZOOS = [bl.simulate(seed=s).runs for s in range(4)]
+ZOOS[3] = ZOOS[3].assign(diverged=ZOOS[3].index < 3, loss=lambda f: f.loss.where(f.index >= 3, 9.0))  # left out
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +29,7 @@ def test_fit_many_converges_and_recovers(many):
     assert np.mean(inside) >= 0.7
     assert many.draws["alpha"].shape == (4, 4, 500)
     assert list(table.index) == many.names == ["zoo0", "zoo1", "zoo2", "zoo3"]
+    assert [len(t) for t in many.tables] == [len(z) - (z["diverged"].sum() if "diverged" in z else 0) for z in ZOOS] != [len(z) for z in ZOOS]
     assert list(summary["fit"].unique()) == many.names
 
 

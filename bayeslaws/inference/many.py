@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import RunTable, load_runs
+from ..data.runs import without_diverged
 from ..laws import Law, get_law
 from ..model import ModelSpec, bucket_size, get_likelihood
 from ..model.draws import law_log_loss_draws, predictive_log_loss_draws, summary_columns, target_covariates
@@ -151,7 +152,8 @@ def fit_many(
     """Fit one law to each table independently; fit i uses seed ``seed + i``.
 
     tables: a list, or a mapping name -> table (e.g. one per model family: ``{name: g for name, g in
-    runs.groupby("family")}``); the result is indexed by those names (ManyFits.names).
+    runs.groupby("family")}``); the result is indexed by those names (ManyFits.names). Runs
+    marked diverged (a ``diverged`` column) are left out, as bl.fit leaves them out.
 
     vectorise: run all tables of a chunk in one vectorised program (default: only on GPU/TPU).
     start: "fast" (Laplace start, fixed mass matrix; the robust scheme only for fits that fail the
@@ -171,7 +173,7 @@ def fit_many(
     spec = ModelSpec(law, get_likelihood(likelihood), response=law.response)
     names = [str(k) for k in tables] if isinstance(tables, Mapping) else []
     tables = list(tables.values()) if isinstance(tables, Mapping) else list(tables)
-    runs = [t if isinstance(t, RunTable) else load_runs(t, required=()) for t in tables]
+    runs = [without_diverged(t if isinstance(t, RunTable) else load_runs(t, required=()))[0] for t in tables]
     for table in runs:
         spec.check({"runs": table})
     spec.resolve_priors(priors)  # unknown names fail here, before any worker starts
