@@ -107,10 +107,12 @@ def test_diverged_runs_are_marked_not_validated_as_losses():
     theirs may be missing or huge; every other run's loss is checked as before."""
     frame = good_frame().assign(val_loss=lambda f: f.val_loss.where(~f.index.isin([2, 5]), np.nan),
                                 blew_up=["no", "No", "yes", "0", "false", 1, False, True])
+    given = frame.assign(val_loss=frame.val_loss.where(frame.index != 7, 40.0))
+    before = given.copy(deep=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        table = bl.load_runs(frame.assign(val_loss=frame.val_loss.where(frame.index != 7, 40.0)),
-                             columns={**COLUMNS, "diverged": "blew_up"})
+        table = bl.load_runs(given, columns={**COLUMNS, "diverged": "blew_up"})
+    pd.testing.assert_frame_equal(given, before)
     assert table.frame["diverged"].tolist() == [False, False, True, False, False, True, False, True]
     assert table.frame["loss"].isna().tolist() == [False, False, True, False, False, True, False, False]
     with pytest.raises(RunTableError, match=r"column 'blew_up' \(diverged\) must be True/False .* at row 4 \(values 'maybe'\)"):
