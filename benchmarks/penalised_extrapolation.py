@@ -56,6 +56,9 @@ def one(zoo, fitted_basin: str, seed: int, diverged: str = "mark", likelihood: s
         true = truth[name][0]
         row[f"{name}_coverage_90"] = float(np.mean((lo <= true) & (true <= hi)))
         row[f"{name}_error"] = float(np.median(np.abs(median - true) / true))
+        logs = np.log(per_draw)  # signed: the posterior's log error at the cells and its z-score
+        row[f"{name}_log_error"] = float(np.mean(np.median(logs, axis=0) - np.log(true)))
+        row[f"{name}_z"] = float(np.mean((np.median(logs, axis=0) - np.log(true)) / logs.std(axis=0)))
     diag = fit.diagnostics
     return {**row, "max_r_hat": diag["max_r_hat"], "divergences": diag["divergences"], "seconds": seconds,
             "n_train": len(train), "n_heldout_cells": len(cells)}
