@@ -141,7 +141,7 @@ def load_runs(
 
 
 def without_diverged(table: RunTable) -> tuple[RunTable, RunTable | None]:
-    """(the runs to fit, the runs marked diverged or None). A diverged run's final loss (6-12
+    """(the runs not marked diverged, possibly none; the runs marked, or None). A diverged run's final loss (6-12
     nats, or none) says that its learning rate was too high, not what the law predicts: kept in a
     Student-t likelihood, a few percent of such runs pull its nu to about 1, whose heavy tails then
     widen every forecast (on 2,000-run sweeps the held-out 90 % loss intervals held 0.998 of the
@@ -149,9 +149,6 @@ def without_diverged(table: RunTable) -> tuple[RunTable, RunTable | None]:
     if not table.has(DIVERGED) or not table.frame[DIVERGED].any():
         return table, None
     marked = table.frame[DIVERGED].to_numpy(bool)
-    if marked.all():
-        raise RunTableError(f"every run is marked diverged (column '{table.source_columns.get(DIVERGED, DIVERGED)}'): "
-                            "there are no runs to fit the law to")
     frame = table.frame
     return (RunTable(frame[~marked].reset_index(drop=True), table.source_columns, table.metadata),
             RunTable(frame[marked].reset_index(drop=True), table.source_columns, table.metadata))

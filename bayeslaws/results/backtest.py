@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import RunTable, TooFewRunsError, finite_quantiles, load_runs
-from ..data.runs import DIVERGED
+from ..data.runs import without_diverged
 from ..laws import get_law
 from . import forecast
 from .checks import warn_if_extrapolation_misses
@@ -127,7 +127,7 @@ def backtest(
     splits = []
     for q in _fractions(holdout):
         train, heldout = holdout_split(table, q, by)
-        splits.append((q, train, _forecastable(heldout)))
+        splits.append((q, train, without_diverged(heldout)[0]))  # a diverged run's loss is not the law's to forecast
     started, done, total = time.perf_counter(), 0, len(names) * len(splits)
     scores, points, raised, too_small = [], [], [], {}
     for name in names:
@@ -193,14 +193,6 @@ def digest_warnings(raised: Sequence[tuple[str, float, warnings.WarningMessage]]
         where = ", ".join(f"{q:.0%}" for q in holdouts)
         warnings.warn(f"backtest of '{law}', {len(holdouts)} of {splits} split fits (held out: {where}): "
                       f"{found[0][1].message}", category, stacklevel=3)
-
-
-def _forecastable(heldout: RunTable) -> RunTable:
-    """The held-out runs a law forecasts: those not marked diverged (bl.fit leaves such runs out
-    of the likelihood, and their loss measures the divergence, not the law)."""
-    if not heldout.has(DIVERGED):
-        return heldout
-    return replace(heldout, frame=heldout.frame[~heldout.frame[DIVERGED].to_numpy(bool)].reset_index(drop=True))
 
 
 def holdout_split(table: RunTable, fraction: float, by: str = "C") -> tuple[RunTable, RunTable]:

@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from ..data import RunTable, load_runs
+from ..data import RunTable, RunTableError, load_runs
 from ..data.curves import LR_TABLE, curve_tables
 from ..data.runs import DIVERGED, without_diverged
 from ..inference import diagnostics, nuts
@@ -310,6 +310,9 @@ def _fitted_tables(table: RunTable) -> dict[str, RunTable]:
     """{"runs": the runs to fit} and, where some are marked diverged, {"diverged": those}: kept
     with the fit (and saved with it), left out of the likelihood (bayeslaws.data.runs.without_diverged)."""
     runs, diverged = without_diverged(table)
+    if not len(runs):
+        raise RunTableError(f"every run is marked diverged (column '{table.source_columns.get(DIVERGED, DIVERGED)}'): "
+                            "there are no runs to fit the law to")
     return {"runs": runs, **({DIVERGED: diverged} if diverged is not None else {})}
 
 
